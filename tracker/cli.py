@@ -1,0 +1,48 @@
+"""The ``tracker`` command: ``build`` (browser bundle), ``serve`` (API, bundle, demo), ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="assemble the browser bundle (Pyodide + wheels)")
+    build.add_argument("--out", default="dist/timeback", help="output folder (default: %(default)s)")
+    build.add_argument("--cache", default=".cache", help="download cache (default: %(default)s)")
+
+    for name, help_text in (
+        ("serve", "serve the API, the browser bundle and the demo site"),
+        ("demo", "set up what is missing, then serve the demo and print its URL"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8000)
+        sub.add_argument("--data", default="data", help="data folder (SQLite store)")
+        sub.add_argument("--config", default=None, help="timeback.config.json to use")
+        sub.add_argument("--bundle", default="dist/timeback", help="browser bundle folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "build":
+        from .build import build_bundle
+
+        build_bundle(out=args.out, cache=args.cache)
+        return 0
+    if args.command == "serve":
+        from .server.main import serve
+
+        return serve(args)
+    from .server.main import demo
+
+    return demo(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

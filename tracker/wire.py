@@ -1,0 +1,103 @@
+"""Bodies that travel from the browser to the app server (wire-protocol.md §1).
+
+The client builds them, the server validates them with the same models, so both sides agree
+on every field name and unit. Numbers are strict here: the wire rejects ``1.0`` for a count.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, Strict, field_validator, model_validator
+
+from .course import CourseSelector
+from .models import DisplayName, Number, Percent, RunId, Slug
+from .timefmt import epoch_ms_from_iso
+from .validation import FieldValueError, WireModel
+
+HEARTBEAT_PATH = "/activity/heartbeat"
+SUBMIT_PATH = "/activity/submit"
+VERIFY_PATH = "/user/verify"
+ME_PATH = "/user/me"
+
+WireCount = Annotated[int, Strict(), Field(ge=0)]
+IsoTime = Annotated[str, Field(max_length=40)]
+# A window's counts may be off by rounding; more active time than the window lasted is not.
+ACTIVE_SLACK_MS = 1000
+
+
+def _check_iso(value: str) -> str:
+    epoch_ms_from_iso(value)
+    return value
+
+
+class HeartbeatBody(WireModel):
+    """One time window. Identity on the server: ``runId`` + ``startedAt``."""
+
+    id: Slug
+    name: DisplayName
+    course: CourseSelector
+    run_id: RunId
+    started_at: IsoTime
+    ended_at: IsoTime
+    elapsed_ms: WireCount
+    paused_ms: WireCount
+
+    _iso = field_validator("started_at", "ended_at")(_check_iso)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> HeartbeatBody:
+        duration = epoch_ms_from_iso(self.ended_at) - epoch_ms_from_iso(self.started_at)
+        if duration < 0:
+            raise FieldValueError("endedAt", "must not be before startedAt")
+        if self.elapsed_ms > duration + ACTIVE_SLACK_MS:
+            raise FieldValueError("elapsedMs", "is longer than the window (endedAt - startedAt)")
+        return self
+
+
+class SubmitMetrics(WireModel):
+    # Any finite number; negative XP is a correction (wire §2: events are immutable).
+    xp_earned: Number
+    total_questions: WireCount | None = None
+    correct_questions: WireCount | None = None
+    mastered_units: WireCount | None = None
+
+    @model_validator(mode="after")
+    def _questions_pair(self) -> SubmitMetrics:
+        total, correct = self.total_questions, self.correct_questions
+        if (total is None) != (correct is None):
+            missing = "correctQuestions" if correct is None else "totalQuestions"
+            raise FieldValueError(
+                missing, "is required: totalQuestions and correctQuestions come together"
+            )
+        if total is not None and correct is not None and correct > total:
+            raise FieldValueError("correctQuestions", "must not exceed totalQuestions")
+        return self
+
+
+class SubmitTime(WireModel):
+    """Explicit time totals of ``end({time})`` (this project's extension; see docs)."""
+
+    active_ms: WireCount | None = None
+    inactive_ms: WireCount | None = None
+
+
+class SubmitBody(WireModel):
+    """One completion. A retry with the same ``runId`` + ``endedAt`` is the same attempt."""
+
+    id: Slug
+    name: DisplayName
+    course: CourseSelector
+    run_id: RunId
+    ended_at: IsoTime
+    metrics: SubmitMetrics
+    pct_complete: Percent | None = None
+    process: bool = True
+    time: SubmitTime | None = None
+
+    _iso = field_validator("ended_at")(_check_iso)
+
+
+def dump(body: WireModel) -> dict[str, Any]:
+    """The JSON object of a body: camelCase keys, absent optionals left out."""
+    return body.model_dump(by_alias=True, exclude_none=True, mode="json")
