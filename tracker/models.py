@@ -23,6 +23,9 @@ DisplayName = Annotated[str, Field(min_length=1, max_length=500)]
 Count = Annotated[int, BeforeValidator(not_bool), Field(ge=0)]
 Milliseconds = Annotated[int, BeforeValidator(not_bool), Field(ge=0)]
 Callback = Callable[..., Any]
+# Largest integer a JavaScript number holds exactly; larger values cannot come from a browser and
+# would overflow a database's 64-bit integers or sum to infinity.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def _whole_ms(value: Any) -> Any:
@@ -49,8 +52,10 @@ def _number(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
-        if value.is_integer():
-            return int(value)
+        if value.is_integer() and abs(value) <= MAX_SAFE_INTEGER:
+            value = int(value)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ValueError(f"must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
     return value
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, Strict, field_validator, model_validator
 
 from .course import CourseSelector
-from .models import DisplayName, Number, Percent, RunId, Slug
+from .models import MAX_SAFE_INTEGER, DisplayName, Number, Percent, RunId, Slug
 from .timefmt import epoch_ms_from_iso
 from .validation import FieldValueError, WireModel
 
@@ -20,7 +20,7 @@ SUBMIT_PATH = "/activity/submit"
 VERIFY_PATH = "/user/verify"
 ME_PATH = "/user/me"
 
-WireCount = Annotated[int, Strict(), Field(ge=0)]
+WireCount = Annotated[int, Strict(), Field(ge=0, le=MAX_SAFE_INTEGER)]
 IsoTime = Annotated[str, Field(max_length=40)]
 # A window's counts may be off by rounding; more active time than the window lasted is not.
 ACTIVE_SLACK_MS = 1000
