@@ -126,7 +126,7 @@ class StartParams(WireModel):
     course: CourseSelector
     run_id: RunId | None = None
     # ``False`` disables client-side time tracking (H3); ``None``/``True`` mean the defaults.
-    time: TimeOptions | bool | None = None
+    time: TimeOptions | bool = Field(default_factory=TimeOptions)
     on_error: Callback | None = None
     on_pause: Callback | None = None
     on_resume: Callback | None = None

@@ -1,0 +1,354 @@
+"""The activity instance of the reference page, driving the time engine with real events.
+
+This is the only stateful glue between the pure engine (``engine.py``), delivery
+(``outbox.py``) and the page (``ports.py``). It owns the one timer that the engine's next
+deadline needs, turns engine effects into sends and callbacks, and implements ``pause``,
+``resume``, ``flushTimeSpent`` and ``end``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .engine import Effect, PauseChanged, SendWindow, TimeEngine, Window
+from .errors import DeliveryError
+from .models import CompletionData, StartParams, TimeOptions
+from .outbox import RetryPolicy, window_key
+from .ports import TimerHandle, Unsubscribe
+from .timefmt import datetime_from_epoch_ms, iso_from_epoch_ms
+from .validation import validate
+from .wire import HEARTBEAT_PATH, SUBMIT_PATH, dump
+
+if TYPE_CHECKING:
+    from .runtime import Tracker
+
+log = logging.getLogger("tracker")
+
+
+def _compact(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+class Activity:
+    """One running activity: the object ``start()`` returns."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        params: StartParams,
+        run_id: str,
+        started: int,
+        visibility_history: list[tuple[int, bool]] | None = None,
+    ) -> None:
+        self._tracker = tracker
+        self._params = params
+        self._run_id = run_id
+        self._started = started
+        self._options: TimeOptions | None = params.time_options
+        self._policy = RetryPolicy(
+            attempts=self._options.retry_attempts if self._options else 0,
+            delays_ms=tuple(self._options.retry_delays_ms) if self._options else (100, 300, 1000),
+        )
+        self._ended = False
+        self._timer: TimerHandle | None = None
+        self._unsubscribe: list[Unsubscribe] = []
+        self._ending: asyncio.Future[None] | None = None
+        # A completion that failed keeps its endedAt, so calling end() again with the same
+        # data is the same attempt for the server (wire §1), not a second one.
+        self._failed_completion: tuple[CompletionData, str] | None = None
+        self._engine: TimeEngine | None = None
+        if self._options is not None:
+            self._start_engine(self._options, visibility_history or [])
+
+    # -- properties of the reference page ----------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._params.id
+
+    @property
+    def name(self) -> str:
+        return self._params.name
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def started_at(self) -> datetime:
+        """When the activity was started (the call, even if Python was still booting: B1)."""
+        return datetime_from_epoch_ms(self.started_at_ms)
+
+    @property
+    def started_at_ms(self) -> int:
+        return self._tracker.clock.time_origin + self._started
+
+    @property
+    def is_paused(self) -> bool:
+        return self._engine is not None and self._engine.is_paused
+
+    @property
+    def is_ended(self) -> bool:
+        """True once ``end()`` succeeded; then a new activity can be started."""
+        return self._ended
+
+    @property
+    def elapsed_ms(self) -> int:
+        """W7: active ms of the open window; 0 after each flush."""
+        return self._engine.elapsed_ms(self._now()) if self._engine else 0
+
+    @property
+    def total_active_ms(self) -> int:
+        """W7: active ms of all flushed windows plus the open one."""
+        return self._engine.total_active_ms(self._now()) if self._engine else 0
+
+    # -- methods of the reference page -------------------------------------------------------
+
+    def pause(self, at: int | None = None) -> None:
+        """Flush the open window, then stop heartbeats until ``resume()``; fires ``onPause``."""
+        if self._engine and not self._ended:
+            self._apply(self._engine.pause(self._at(at)))
+
+    def resume(self, at: int | None = None) -> None:
+        """Open a fresh window and restart heartbeats; fires ``onResume``."""
+        if self._engine and not self._ended:
+            self._apply(self._engine.resume(self._at(at)))
+
+    async def flush_time_spent(self, at: int | None = None) -> None:
+        """Send the open window now and wait for it. No-op when paused, ended or ``time: false``.
+
+        Serialized with every other send (W6). Failures go to ``onError`` and never raise:
+        time-spent errors are not fatal (R2).
+        """
+        if self._engine is None or self._ended or self._engine.is_paused:
+            return
+        await self._deliver(self._engine.flush(self._at(at)))
+
+    async def end(self, data: Mapping[str, Any] | CompletionData | None = None) -> None:
+        """Final flush, then the completion when ``data`` is given.
+
+        A failed completion calls ``onError`` with ``{type: 'completion'}`` and raises; the
+        activity stays usable and ``end()`` may be called again (R2).
+        """
+        if self._ended:
+            return
+        completion = None if data is None else self._completion(data)
+        if self._ending is not None and not self._ending.done():
+            await asyncio.shield(self._ending)
+            return
+        self._ending = asyncio.get_event_loop().create_future()
+        try:
+            await self._end(completion)
+        except BaseException as exc:
+            self._ending.set_exception(exc)
+            self._ending.exception()  # retrieved here; the caller gets it raised below
+            raise
+        else:
+            self._ending.set_result(None)
+
+    # -- flush from the page events (browser adapter calls these) ---------------------------
+
+    def on_visibility(self, hidden: bool, at: int) -> None:
+        if self._engine and not self._ended:
+            self._apply(self._engine.visibility(hidden, at))
+
+    def on_page_hide(self, at: int) -> None:
+        if self._engine and not self._ended:
+            self._apply(self._engine.page_hide(at))
+
+    def on_page_show(self, at: int) -> None:
+        if self._engine and not self._ended:
+            self._apply(self._engine.page_show(at))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _start_engine(self, options: TimeOptions, history: list[tuple[int, bool]]) -> None:
+        page = self._tracker.page
+        # B2: the visibility state at the call, then every change since (boot reconstruction).
+        hidden_at_start = page.is_hidden() if not history else history[0][1]
+        engine = TimeEngine(options, self._started, hidden=hidden_at_start)
+        self._engine = engine
+        for at, hidden in history[1:]:
+            self._apply(engine.visibility(hidden, at), schedule=False)
+        if history and history[-1][1] != page.is_hidden():
+            self._apply(engine.visibility(page.is_hidden(), self._now()), schedule=False)
+        # H3: no visibility handler at all when visibilityAware is off.
+        if options.visibility_aware:
+            self._unsubscribe.append(page.on_visibility(self.on_visibility))
+        self._unsubscribe.append(page.on_page_hide(self.on_page_hide))
+        self._unsubscribe.append(page.on_page_show(self.on_page_show))
+        self._apply(engine.tick(self._now()))
+
+    async def _end(self, completion: CompletionData | None) -> None:
+        now = self._now()
+        if self._engine is not None:
+            if completion is not None and completion.time is not None:
+                self._engine.discard_open_window(now)
+                await self._deliver([])
+            else:
+                await self._deliver(self._engine.end(now))
+        if completion is not None:
+            body = self._submit_body(completion, now)
+            url = self._tracker.url(SUBMIT_PATH)
+            try:
+                await self._tracker.outbox.request(url, body, self._policy)
+            except DeliveryError as exc:
+                self._report_error(exc, "completion")
+                raise
+            self._failed_completion = None
+        self._finish()
+
+    def _finish(self) -> None:
+        self._ended = True
+        if self._timer:
+            self._timer.cancel()
+            self._timer = None
+        for unsubscribe in self._unsubscribe:
+            try:
+                unsubscribe()
+            except Exception:
+                log.exception("tracker: removing a listener failed")
+        self._unsubscribe.clear()
+        if self._engine:
+            self._engine.close()
+        self._tracker.activity_ended(self)
+
+    def _completion(self, data: Mapping[str, Any] | CompletionData) -> CompletionData:
+        if isinstance(data, CompletionData):
+            return data
+        return validate(CompletionData, dict(data))
+
+    def _submit_body(self, completion: CompletionData, now: int) -> str:
+        if self._failed_completion and self._failed_completion[0] == completion:
+            ended_at = self._failed_completion[1]
+        else:
+            ended_at = iso_from_epoch_ms(self._tracker.clock.time_origin + now)
+        self._failed_completion = (completion, ended_at)
+        metrics = {
+            "xpEarned": completion.xp_earned,
+            "totalQuestions": completion.total_questions,
+            "correctQuestions": completion.correct_questions,
+            "masteredUnits": completion.mastered_units,
+        }
+        body: dict[str, Any] = {
+            **self._identity(),
+            "endedAt": ended_at,
+            "metrics": {k: v for k, v in metrics.items() if v is not None},
+        }
+        if completion.pct_complete is not None:
+            body["pctComplete"] = completion.pct_complete
+        body["process"] = True
+        if completion.time is not None:
+            override = {"activeMs": completion.time.active, "inactiveMs": completion.time.inactive}
+            body["time"] = {k: v for k, v in override.items() if v is not None}
+        return _compact(body)
+
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "id": self._params.id,
+            "name": self._params.name,
+            "course": dump(self._params.course),
+            "runId": self._run_id,
+        }
+
+    def heartbeat_body(self, window: Window) -> str:
+        """wire §1 heartbeat: wall times from the monotonic clock (T3), so W2 holds exactly."""
+        origin = self._tracker.clock.time_origin
+        return _compact(
+            {
+                **self._identity(),
+                "startedAt": iso_from_epoch_ms(origin + window.started),
+                "endedAt": iso_from_epoch_ms(origin + window.ended),
+                "elapsedMs": window.active_ms,
+                "pausedMs": window.paused_ms,
+            }
+        )
+
+    def _apply(self, effects: list[Effect], *, schedule: bool = True) -> list[asyncio.Future[bool]]:
+        """Carry out engine effects: sends (in order) and callbacks; then re-arm the timer."""
+        sent: list[asyncio.Future[bool]] = []
+        for effect in effects:
+            if isinstance(effect, SendWindow):
+                sent.extend(self._send(effect))
+            elif isinstance(effect, PauseChanged):
+                callback = self._params.on_pause if effect.paused else self._params.on_resume
+                if callback is not None:
+                    self._call(callback)
+        if schedule:
+            self._schedule()
+        return sent
+
+    def _send(self, effect: SendWindow) -> list[asyncio.Future[bool]]:
+        window = effect.window
+        body = self.heartbeat_body(window)
+        origin = self._tracker.clock.time_origin
+        key = window_key(iso_from_epoch_ms(origin + window.started), self._run_id)
+        url = self._tracker.url(HEARTBEAT_PATH)
+        outbox = self._tracker.outbox
+        if effect.beacon:
+            outbox.send_now(key, url, body)  # P1: synchronous, inside the pagehide task
+            return []
+        on_flush = self._params.on_flush
+        active = window.active_ms
+        return [
+            outbox.enqueue(
+                key,
+                url,
+                body,
+                policy=self._policy,
+                on_ack=(lambda: self._call(on_flush, active)) if on_flush else (lambda: None),
+                on_error=lambda exc: self._report_error(exc, "timeSpent"),
+            )
+        ]
+
+    async def _deliver(self, effects: list[Effect]) -> None:
+        """Apply effects and wait until this activity's sends so far were attempted."""
+        sent = self._apply(effects)
+        if sent:
+            await asyncio.gather(*sent)
+        else:
+            await self._tracker.outbox.drain()
+
+    def _schedule(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+            self._timer = None
+        if self._engine is None or self._ended:
+            return
+        deadline = self._engine.next_deadline()
+        if deadline is not None:
+            delay = max(0, deadline - self._now())
+            self._timer = self._tracker.scheduler.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._engine and not self._ended:
+            self._apply(self._engine.tick(self._now()))
+
+    def _report_error(self, error: Exception, kind: str) -> None:
+        if self._params.on_error is None:
+            log.warning("tracker: %s failed for %s: %s", kind, self.id, error)
+            return
+        context = {"type": kind, "activityId": self.id, "runId": self._run_id}
+        self._call(self._params.on_error, error, context)
+
+    def _call(self, callback: Callable[..., Any], *args: Any) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("tracker: a callback of activity %s raised", self.id)
+
+    def _now(self) -> int:
+        return self._tracker.clock.now()
+
+    def _at(self, at: int | None) -> int:
+        return self._now() if at is None else at
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else "paused" if self.is_paused else "running"
+        return f"<Activity {self.id} run={self._run_id} {state}>"
