@@ -175,14 +175,14 @@ class Activity:
         self._engine = engine
         for at, hidden in history[1:]:
             self._apply(engine.visibility(hidden, at), schedule=False)
-        if history and history[-1][1] != page.is_hidden():
-            self._apply(engine.visibility(page.is_hidden(), self._now()), schedule=False)
         # H3: no visibility handler at all when visibilityAware is off.
         if options.visibility_aware:
             self._unsubscribe.append(page.on_visibility(self.on_visibility))
         self._unsubscribe.append(page.on_page_hide(self.on_page_hide))
         self._unsubscribe.append(page.on_page_show(self.on_page_show))
-        self._apply(engine.tick(self._now()))
+        # No tick to "now" here: calls queued during boot are replayed next with their own
+        # times (B1); the timer (due at once if overdue) catches up after them.
+        self._schedule()
 
     async def _end(self, completion: CompletionData | None) -> None:
         now = self._now()

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from .course import CourseSelector
 from .validation import FieldValueError, WireModel, not_bool
@@ -116,6 +116,18 @@ class TimeOptions(WireModel):
         return delays[min(attempt, len(delays) - 1)]
 
 
+def _time_shape(value: Any) -> str:
+    return "flag" if isinstance(value, bool) else "options"
+
+
+# A tagged union, so that an error inside the options names ``time.flushIntervalMs`` and
+# not every branch of the union.
+TimeSetting = Annotated[
+    Annotated[TimeOptions, Tag("options")] | Annotated[bool, Tag("flag")],
+    Discriminator(_time_shape),
+]
+
+
 class StartParams(WireModel):
     """Parameters of ``activity.start()``."""
 
@@ -126,7 +138,7 @@ class StartParams(WireModel):
     course: CourseSelector
     run_id: RunId | None = None
     # ``False`` disables client-side time tracking (H3); ``None``/``True`` mean the defaults.
-    time: TimeOptions | bool = Field(default_factory=TimeOptions)
+    time: TimeSetting = Field(default_factory=TimeOptions)
     on_error: Callback | None = None
     on_pause: Callback | None = None
     on_resume: Callback | None = None

@@ -11,7 +11,7 @@ from .errors import TrackerValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # Branch names that pydantic puts into error locations; a user never wrote them.
-_UNION_TAGS = {"bySubjectGrade", "byCode"}
+_UNION_TAGS = {"bySubjectGrade", "byCode", "options", "flag"}
 
 
 class WireModel(BaseModel):

@@ -1,0 +1,341 @@
+"""The pipeline: a heartbeat or a completion in, events and ledger rows out, in one transaction.
+
+Rules (wire §1, §2, §5):
+- a window is identified by (user, runId, startedAt): the UNIQUE constraint of the time ledger
+  turns a resend into ``duplicate``;
+- a completion is identified by (user, runId, endedAt): a retry returns the stored attempt and
+  writes nothing;
+- attempts count completions per (user, activity URL);
+- course progress sums ``masteredUnits`` per (user, course); an explicit ``pctComplete`` wins;
+  reaching 100 writes one course-completion gradebook entry;
+- XP is held against the active minutes of the run (``xp_policy``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import AppConfig, CourseConfig
+from ..course import CourseByCode, CourseBySubjectGrade
+from ..errors import TrackerValidationError, UnknownCourseError
+from ..timefmt import epoch_ms_from_iso
+from ..wire import HeartbeatBody, SubmitBody
+from .caliper import (
+    ActivityContext,
+    Actor,
+    completed_event,
+    normalize_email,
+    time_spent_event,
+)
+from .settings import Settings
+from .store import Store, StoredEvent, Tx
+
+
+class XpRejectedError(TrackerValidationError):
+    """``xp_policy = "reject"`` and the claim exceeds what the run's active minutes allow."""
+
+
+@dataclass(frozen=True)
+class TimeTotals:
+    """Explicit time of a completion (``end({time})`` or ``record(time=...)``)."""
+
+    active_ms: int
+    inactive_ms: int
+    started_at_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    actor: Actor
+    ctx: ActivityContext
+    run_id: str
+    ended_at_ms: int
+    xp_earned: int | float
+    total_questions: int | None = None
+    correct_questions: int | None = None
+    mastered_units: int | None = None
+    pct_complete: int | float | None = None
+    time: TimeTotals | None = None
+    total_lessons: int | None = None
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    duplicate: bool
+    attempt: int
+    pct_complete: float | None
+    event_ids: tuple[str, ...]
+    xp_claimed: float | None = None
+    xp_credited: float | None = None
+    course_completed: bool = False
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _tidy(value: float) -> int | float:
+    """``3.0`` -> ``3``: whole numbers stay integers in events."""
+    return int(value) if float(value).is_integer() else value
+
+
+def computed_pct(mastered_total: int, total_lessons: int) -> int:
+    """clamp(round(mastered / totalLessons x 100), 0, 100), rounding halves up like JS."""
+    pct = (200 * mastered_total + total_lessons) // (2 * total_lessons)
+    return max(0, min(100, pct))
+
+
+def _stored(event: dict[str, Any], ctx: ActivityContext, user: str, run_id: str) -> StoredEvent:
+    return StoredEvent(
+        id=event["id"],
+        type=event["type"],
+        sensor=ctx.sensor,
+        user_email=user,
+        run_id=run_id,
+        event_time=event["eventTime"],
+        body=event,
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: AppConfig,
+        settings: Settings,
+        store: Store,
+        *,
+        on_commit: Callable[[], None] = lambda: None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.store = store
+        self._on_commit = on_commit
+        self._clock = clock
+
+    # -- resolution ------------------------------------------------------------------------
+
+    def course(
+        self, selector: CourseBySubjectGrade | CourseByCode, *, field: str = "course"
+    ) -> CourseConfig:
+        try:
+            return self.config.find_course(selector)
+        except UnknownCourseError as exc:
+            raise UnknownCourseError(field, exc.message) from None
+
+    def context(
+        self,
+        course: CourseConfig,
+        *,
+        slug: str,
+        name: str,
+        process: bool = True,
+    ) -> ActivityContext:
+        return ActivityContext.resolve(
+            self.config, course, env=self.settings.env, slug=slug, name=name, process=process
+        )
+
+    # -- heartbeat -------------------------------------------------------------------------
+
+    async def heartbeat(self, email: str, body: HeartbeatBody) -> bool:
+        """Stores one window; True when it was already stored (a resend)."""
+        user = normalize_email(email)
+        course = self.course(body.course)
+        ctx = self.context(course, slug=body.id, name=body.name)
+        started = epoch_ms_from_iso(body.started_at)
+        ended = epoch_ms_from_iso(body.ended_at)
+        event = time_spent_event(
+            Actor(user),
+            ctx,
+            run_id=body.run_id,
+            ended_at_ms=ended,
+            active_ms=body.elapsed_ms,
+            inactive_ms=body.paused_ms,
+        )
+
+        def write(tx: Tx) -> bool:
+            inserted = tx.insert_time(
+                user_email=user,
+                run_id=body.run_id,
+                source="heartbeat",
+                key_ms=started,
+                started_at_ms=started,
+                ended_at_ms=ended,
+                active_ms=body.elapsed_ms,
+                inactive_ms=body.paused_ms,
+                activity_url=ctx.activity_url,
+                course_key=ctx.course_key,
+                event_id=event["id"],
+            )
+            if inserted:
+                tx.insert_event(_stored(event, ctx, user, body.run_id), self._clock())
+            return not inserted
+
+        duplicate = await self.store.awrite(write)
+        if not duplicate:
+            self._on_commit()
+        return duplicate
+
+    # -- completion ------------------------------------------------------------------------
+
+    async def submit(self, email: str, body: SubmitBody) -> CompletionResult:
+        course = self.course(body.course)
+        time_totals = None
+        if body.time is not None and (body.time.active_ms or body.time.inactive_ms):
+            time_totals = TimeTotals(body.time.active_ms or 0, body.time.inactive_ms or 0)
+        completion = Completion(
+            actor=Actor(email),
+            ctx=self.context(course, slug=body.id, name=body.name, process=body.process),
+            run_id=body.run_id,
+            ended_at_ms=epoch_ms_from_iso(body.ended_at),
+            xp_earned=body.metrics.xp_earned,
+            total_questions=body.metrics.total_questions,
+            correct_questions=body.metrics.correct_questions,
+            mastered_units=body.metrics.mastered_units,
+            pct_complete=body.pct_complete,
+            time=time_totals,
+            total_lessons=course.total_lessons(self.settings.env),
+        )
+        return await self.complete(completion)
+
+    async def complete(self, c: Completion) -> CompletionResult:
+        result = await self.store.awrite(lambda tx: self._complete(tx, c))
+        if not result.duplicate:
+            self._on_commit()
+        return result
+
+    def _credit(self, tx: Tx, user: str, c: Completion) -> float:
+        """XP to credit under the policy; raises XpRejectedError under "reject"."""
+        claimed = float(c.xp_earned)
+        policy = self.settings.xp_policy
+        if policy == "accept" or claimed <= 0:
+            return claimed
+        seen_ms, rows = tx.run_active_ms(user, c.run_id)
+        if c.time is not None:
+            seen_ms, rows = seen_ms + c.time.active_ms, rows + 1
+        if rows == 0:
+            # No time seen (time: false, or record() without time): nothing to hold it against.
+            return claimed
+        already = max(0.0, tx.run_xp_credited(user, c.run_id))
+        allowance = max(0.0, math.ceil(seen_ms / 60_000) + self.settings.xp_tolerance - already)
+        if claimed <= allowance:
+            return claimed
+        if policy == "reject":
+            raise XpRejectedError(
+                "metrics.xpEarned",
+                f"{_tidy(claimed)} XP is more than the {_tidy(allowance)} XP that the "
+                f"{seen_ms / 60_000:.1f} active minutes seen for this run allow",
+            )
+        return allowance
+
+    def _complete(self, tx: Tx, c: Completion) -> CompletionResult:
+        user = normalize_email(c.actor.email)
+        ctx = c.ctx
+        prior = tx.find_completion(user, c.run_id, c.ended_at_ms)
+        if prior is not None:
+            return CompletionResult(True, prior.attempt, prior.pct_complete, (prior.event_id,))
+
+        now = self._clock()
+        attempt = tx.next_attempt(user, ctx.activity_url)
+        credited = self._credit(tx, user, c)
+        claimed = float(c.xp_earned)
+
+        progress = tx.progress(user, ctx.course_key)
+        mastered_total = progress.mastered_units + (c.mastered_units or 0)
+        pct: int | float | None = None
+        if c.pct_complete is not None:
+            pct = c.pct_complete
+        elif c.mastered_units and c.total_lessons:
+            pct = computed_pct(mastered_total, c.total_lessons)
+
+        events: list[dict[str, Any]] = []
+        if c.time is not None and c.time.active_ms + c.time.inactive_ms > 0:
+            spent = time_spent_event(
+                c.actor,
+                ctx,
+                run_id=c.run_id,
+                ended_at_ms=c.ended_at_ms,
+                active_ms=c.time.active_ms,
+                inactive_ms=c.time.inactive_ms,
+            )
+            tx.insert_time(
+                user_email=user,
+                run_id=c.run_id,
+                source="completion",
+                key_ms=c.ended_at_ms,
+                started_at_ms=c.time.started_at_ms,
+                ended_at_ms=c.ended_at_ms,
+                active_ms=c.time.active_ms,
+                inactive_ms=c.time.inactive_ms,
+                activity_url=ctx.activity_url,
+                course_key=ctx.course_key,
+                event_id=spent["id"],
+            )
+            events.append(spent)
+
+        completed = completed_event(
+            c.actor,
+            ctx,
+            run_id=c.run_id,
+            ended_at_ms=c.ended_at_ms,
+            xp_earned=_tidy(credited),
+            total_questions=c.total_questions,
+            correct_questions=c.correct_questions,
+            mastered_units=c.mastered_units,
+            attempt=attempt,
+            pct_complete=pct,
+            xp_claimed=_tidy(claimed) if credited != claimed else None,
+        )
+        events.append(completed)
+        for event in events:
+            tx.insert_event(_stored(event, ctx, user, c.run_id), now)
+
+        tx.insert_completion(
+            user_email=user,
+            course_key=ctx.course_key,
+            activity_url=ctx.activity_url,
+            run_id=c.run_id,
+            ended_at_ms=c.ended_at_ms,
+            attempt=attempt,
+            total_questions=c.total_questions,
+            correct_questions=c.correct_questions,
+            mastered_units=c.mastered_units,
+            pct_complete=pct,
+            event_id=completed["id"],
+            now_ms=now,
+        )
+        tx.insert_xp(
+            user_email=user,
+            course_key=ctx.course_key,
+            run_id=c.run_id,
+            occurred_at_ms=c.ended_at_ms,
+            claimed=claimed,
+            credited=credited,
+            policy=self.settings.xp_policy,
+            event_id=completed["id"],
+        )
+        reached = pct is not None and pct >= 100
+        course_completed = reached and tx.insert_course_completion(
+            user, ctx.course_key, completed["id"], now
+        )
+        tx.save_progress(
+            user_email=user,
+            course_key=ctx.course_key,
+            mastered_units=mastered_total,
+            pct_complete=pct,
+            completed=reached,
+            now_ms=now,
+        )
+        return CompletionResult(
+            duplicate=False,
+            attempt=attempt,
+            pct_complete=pct,
+            event_ids=tuple(event["id"] for event in events),
+            xp_claimed=claimed,
+            xp_credited=credited,
+            course_completed=course_completed,
+        )

@@ -1,0 +1,206 @@
+"""Server settings: code first, then environment variables, then defaults.
+
+Every value is checked when the server starts, so a bad deployment fails at once with a message
+that names the setting, not on the first request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from ..config import AppConfig, load_config
+from ..errors import TrackerError, TrackerValidationError
+
+SinkName = Literal["embedded", "caliper"]
+XpPolicy = Literal["accept", "cap", "reject"]
+SINKS: tuple[str, ...] = ("embedded", "caliper")
+XP_POLICIES: tuple[str, ...] = ("accept", "cap", "reject")
+ENVS: tuple[str, ...] = ("staging", "production")
+DEFAULT_DATABASE = Path("data/tracker.sqlite3")
+
+# Environment variable -> settings field.
+ENV_VARS: dict[str, str] = {
+    "TRACKER_CONFIG": "config_path",
+    "TRACKER_DB": "database",
+    "TRACKER_SINK": "sink",
+    "CALIPER_URL": "caliper_url",
+    "CALIPER_TOKEN_URL": "token_url",
+    "CALIPER_CLIENT_ID": "client_id",
+    "CALIPER_CLIENT_SECRET": "client_secret",
+    "TIMEBACK_ENV": "env",
+    "TRACKER_XP_POLICY": "xp_policy",
+    "TRACKER_XP_TOLERANCE": "xp_tolerance",
+    "TRACKER_ALLOWED_ORIGINS": "allowed_origins",
+}
+
+
+class SettingsError(TrackerError, ValueError):
+    """A setting is missing or wrong; the message names it (and its environment variable)."""
+
+
+def _env_name(field_name: str) -> str:
+    names = [env for env, name in ENV_VARS.items() if name == field_name]
+    return f" ({names[0]})" if names else ""
+
+
+def database_path(value: str | Path) -> Path:
+    """A file path, or a ``sqlite:///relative`` / ``sqlite:////absolute`` URL."""
+    text = str(value)
+    if text.startswith("sqlite://"):
+        rest = text.removeprefix("sqlite://")
+        if not rest.startswith("/") or rest == "/":
+            raise SettingsError(f"database{_env_name('database')}: use sqlite:///path/to/file")
+        text = rest[1:]
+    elif "://" in text:
+        raise SettingsError(f"database{_env_name('database')}: only SQLite is supported: {text}")
+    if not text:
+        raise SettingsError(f"database{_env_name('database')}: empty path")
+    return Path(text)
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise SettingsError(
+            f"allowed_origins{_env_name('allowed_origins')}: {value!r} is not an origin "
+            "like https://app.example.com"
+        )
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _http_url(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name}{_env_name(name)}: must be an absolute http(s) URL: {value}")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the server runs. ``Settings.from_env()`` fills the gaps from the environment."""
+
+    # timeback.config.json: a loaded AppConfig wins over a path.
+    config_path: Path | None = None
+    config: AppConfig | None = None
+    database: Path = DEFAULT_DATABASE
+    sink: SinkName = "embedded"
+    caliper_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    env: str = "production"
+    xp_policy: XpPolicy = "cap"
+    # XP allowed above ceil(active minutes of the run): absorbs the last window in flight.
+    xp_tolerance: float = 1.0
+    # Origins besides the request's own host that may call the API.
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024
+    # Outbox worker (sink "caliper").
+    batch_size: int = 50
+    retry_base_s: float = 1.0
+    retry_max_s: float = 300.0
+    poll_interval_s: float = 5.0
+    request_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Keyword arguments first, then ``environ`` (default ``os.environ``), then defaults."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for env_var, name in ENV_VARS.items():
+            raw = environ.get(env_var)
+            if raw is not None and raw.strip() != "":
+                values[name] = raw.strip()
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls.build(**values)
+
+    @classmethod
+    def build(cls, **values: Any) -> Settings:
+        """Coerces strings (from the environment or a CLI) to the field types, then checks."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        if "config_path" in values:
+            values["config_path"] = Path(values["config_path"])
+        if "database" in values:
+            values["database"] = database_path(values["database"])
+        if isinstance(values.get("allowed_origins"), str):
+            values["allowed_origins"] = tuple(
+                item for item in values["allowed_origins"].split(",") if item.strip()
+            )
+        for name in ("xp_tolerance", "retry_base_s", "retry_max_s", "poll_interval_s"):
+            if isinstance(values.get(name), str):
+                try:
+                    values[name] = float(values[name])
+                except ValueError:
+                    raise SettingsError(f"{name}{_env_name(name)}: not a number") from None
+        return cls(**values).checked()
+
+    def checked(self) -> Settings:
+        """Returns a normalised copy, or raises SettingsError naming the bad setting."""
+        if self.sink not in SINKS:
+            raise SettingsError(
+                f"sink{_env_name('sink')}: {self.sink!r} is not one of {', '.join(SINKS)}"
+            )
+        if self.env not in ENVS:
+            raise SettingsError(
+                f"env{_env_name('env')}: {self.env!r} is not one of {', '.join(ENVS)}"
+            )
+        if self.xp_policy not in XP_POLICIES:
+            raise SettingsError(
+                f"xp_policy{_env_name('xp_policy')}: {self.xp_policy!r} is not one of "
+                f"{', '.join(XP_POLICIES)}"
+            )
+        if not self.xp_tolerance >= 0:
+            raise SettingsError(f"xp_tolerance{_env_name('xp_tolerance')}: must be >= 0")
+        if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
+            raise SettingsError("max_body_bytes: must be between 1 KiB and 16 MiB")
+        if self.batch_size < 1:
+            raise SettingsError("batch_size: must be at least 1")
+        for name in ("retry_base_s", "retry_max_s", "poll_interval_s", "request_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{name}: must be > 0")
+        if self.config is None and self.config_path is None:
+            raise SettingsError(
+                f"config_path{_env_name('config_path')}: no timeback.config.json given"
+            )
+        caliper_url = _http_url("caliper_url", self.caliper_url)
+        token_url = _http_url("token_url", self.token_url)
+        if self.sink == "caliper":
+            for name in ("caliper_url", "token_url", "client_id", "client_secret"):
+                if not getattr(self, name):
+                    raise SettingsError(
+                        f"{name}{_env_name(name)}: required when the sink is 'caliper'"
+                    )
+        origins = tuple(dict.fromkeys(_origin(item) for item in self.allowed_origins))
+        return dataclasses.replace(
+            self,
+            database=database_path(self.database),
+            caliper_url=caliper_url,
+            token_url=token_url,
+            allowed_origins=origins,
+        )
+
+    def load_app_config(self) -> AppConfig:
+        """The app's courses; a bad file raises SettingsError that names the file and field."""
+        if self.config is not None:
+            return self.config
+        assert self.config_path is not None  # checked() guarantees one of them
+        try:
+            return load_config(self.config_path)
+        except TrackerValidationError as exc:
+            field_part = f"{exc.field}: " if exc.field and exc.field != "config" else ""
+            raise SettingsError(f"timeback.config.json: {field_part}{exc.message}") from None
+
+    @property
+    def sink_name(self) -> SinkName:
+        return cast(SinkName, self.sink)
