@@ -12,7 +12,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="assemble the browser bundle (Pyodide + wheels)")
-    build.add_argument("--out", default="dist/timeback", help="output folder (default: %(default)s)")
+    build.add_argument(
+        "--out", default="dist/timeback", help="output folder (default: %(default)s)"
+    )
     build.add_argument("--cache", default=".cache", help="download cache (default: %(default)s)")
 
     for name, help_text in (
@@ -38,10 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from .server.main import serve
 
-        return serve(args)
+        return int(serve(args))
     from .server.main import demo
 
-    return demo(args)
+    return int(demo(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -103,7 +103,8 @@ class AppConfig(_ConfigModel):
                 pair = (course.subject, course.grade)
                 if pair in pairs:
                     raise FieldValueError(
-                        f"courses[{index}]", f"{course.subject} grade {course.grade} is listed twice"
+                        f"courses[{index}]",
+                        f"{course.subject} grade {course.grade} is listed twice",
                     )
                 pairs.add(pair)
             if course.course_code is not None:

@@ -309,7 +309,9 @@ class TimeEngine:
         if window.active_ms or window.paused_ms:  # W4: an empty window is not sent
             effects.append(SendWindow(window, beacon))
 
-    def _pause(self, at: int, reason: FlushReason, *, automatic: bool, effects: list[Effect]) -> None:
+    def _pause(
+        self, at: int, reason: FlushReason, *, automatic: bool, effects: list[Effect]
+    ) -> None:
         if self._window_start is not None:
             self._close(at, reason, effects)
         self._paused = True

@@ -33,9 +33,7 @@ class DeliveryError(TrackerError):
     ``status`` is ``None`` when no answer came (network error, server down).
     """
 
-    def __init__(
-        self, message: str, *, status: int | None = None, code: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         self.status = status
         self.code = code
         super().__init__(message)

@@ -42,7 +42,9 @@ class _Ticket:
     policy: RetryPolicy
     on_ack: Callable[[], None]
     on_error: Callable[[DeliveryError], None]
-    done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_event_loop().create_future())
+    done: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_event_loop().create_future()
+    )
 
     def settle(self, delivered: bool) -> None:
         if not self.done.done():
@@ -66,7 +68,9 @@ def delivery_error(reply: Reply) -> DeliveryError:
             message = payload["error"].get("message")
     except ValueError:
         pass
-    text = f"HTTP {reply.status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    text = (
+        f"HTTP {reply.status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    )
     return DeliveryError(text, status=reply.status, code=code if isinstance(code, str) else None)
 
 
@@ -81,6 +85,7 @@ class Outbox:
         self._tickets: dict[str, _Ticket] = {}
         # Windows that could not be stored (storage full or disabled) still go out once.
         self._memory: dict[str, str] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
 
     # -- storing ---------------------------------------------------------------------------
 
@@ -121,7 +126,7 @@ class Outbox:
 
     def pending_keys(self) -> list[str]:
         try:
-            stored = [k for k in self._storage.keys() if k.startswith(KEY_PREFIX)]
+            stored = [k for k in self._storage.list_keys() if k.startswith(KEY_PREFIX)]
         except Exception:
             stored = []
         return sorted(set(stored) | set(self._memory))
@@ -142,7 +147,10 @@ class Outbox:
         self.store(key, url, body)
         ticket = _Ticket(policy, on_ack, on_error)
         self._tickets[key] = ticket
-        asyncio.ensure_future(self.drain())
+        # The loop keeps only weak references to tasks: hold it until it is done.
+        task = asyncio.ensure_future(self.drain())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return ticket.done
 
     def send_now(self, key: str, url: str, body: str) -> None:

@@ -52,7 +52,7 @@ class Transport(Protocol):
         ...
 
     def beacon(self, url: str, body: str) -> bool:
-        """``navigator.sendBeacon`` with ``application/json``; ``False`` when the browser refuses."""
+        """``navigator.sendBeacon`` (``application/json``); ``False`` when the browser refuses."""
         ...
 
     def post_keepalive(self, url: str, body: str, on_reply: Callable[[Reply], None]) -> None:
@@ -70,7 +70,7 @@ class Storage(Protocol):
 
     def remove(self, key: str) -> None: ...
 
-    def keys(self) -> list[str]: ...
+    def list_keys(self) -> list[str]: ...
 
 
 Unsubscribe = Callable[[], None]

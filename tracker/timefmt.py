@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Accepts what `Date.prototype.toISOString()` produces and any offset; the wire writes `...Z`.
-_ISO_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-)
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 
 
 def iso_from_epoch_ms(epoch_ms: int) -> str:
@@ -25,7 +23,9 @@ def datetime_from_epoch_ms(epoch_ms: int) -> datetime:
 def epoch_ms_from_iso(text: str) -> int:
     """Parses an ISO 8601 timestamp that carries a zone; raises ``ValueError`` otherwise."""
     if not _ISO_RE.match(text):
-        raise ValueError("must be an ISO 8601 timestamp with a time zone, e.g. 2026-01-27T10:00:00.000Z")
+        raise ValueError(
+            "must be an ISO 8601 timestamp with a time zone, e.g. 2026-01-27T10:00:00.000Z"
+        )
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     delta = moment - _EPOCH
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000

@@ -84,4 +84,3 @@ def not_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
     return value
-

@@ -57,7 +57,12 @@ class FakeScheduler:
 
     async def sleep(self, delay_ms: int) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.call_later(delay_ms, lambda: future.done() or future.set_result(None))
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        self.call_later(delay_ms, wake)
         await future
 
     def next_due(self) -> int | None:
@@ -95,6 +100,7 @@ class FakeServer:
         self._clock = clock
         self.requests: list[Sent] = []
         self.fail_next: list[int | None] = []  # statuses (None = no answer) for the next posts
+        self.fail_submits: list[int | None] = []  # the same, for completions only
         self.down = False
         self.beacon_accepts = True
         self.hold: asyncio.Event | None = None  # when set, posts wait for it (one in flight)
@@ -102,7 +108,7 @@ class FakeServer:
         self.max_in_flight = 0
         self.windows: dict[tuple[str, str], dict[str, Any]] = {}
         self.completions: list[dict[str, Any]] = []
-        self.keepalive_replies: list[Callable[[Reply], None]] = []
+        self.keepalive_replies: list[Callable[[], None]] = []
 
     def _receive(self, url: str, body: str) -> Reply:
         data = json.loads(body)
@@ -125,8 +131,9 @@ class FakeServer:
                 await self.hold.wait()
             if self.down:
                 return Reply(None, "connection refused")
-            if self.fail_next:
-                status = self.fail_next.pop(0)
+            failures = self.fail_submits if url.endswith("/submit") else []
+            if self.fail_next or failures:
+                status = (failures or self.fail_next).pop(0)
                 body_text = json.dumps({"error": {"code": "X", "message": "scripted"}})
                 return Reply(status, body_text if status else "network error")
             return self._receive(url, body)
@@ -144,7 +151,7 @@ class FakeServer:
     def post_keepalive(self, url: str, body: str, on_reply: Callable[[Reply], None]) -> None:
         self.requests.append(Sent(url, body, "keepalive", self._clock.now()))
         reply = Reply(None) if self.down else self._receive(url, body)
-        self.keepalive_replies.append(lambda: on_reply(reply))  # type: ignore[arg-type,misc]
+        self.keepalive_replies.append(lambda: on_reply(reply))
 
     @property
     def heartbeats(self) -> list[dict[str, Any]]:
@@ -171,7 +178,7 @@ class FakeStorage:
     def remove(self, key: str) -> None:
         self.data.pop(key, None)
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         return list(self.data)
 
 

@@ -1,6 +1,8 @@
-"""The pure time engine, rule by rule (time-model.md). No async, no fakes: timestamps in, effects out."""
+"""The pure time engine, rule by rule (time-model.md): timestamps in, effects out, no fakes."""
 
 from __future__ import annotations
+
+import itertools
 
 from tracker.engine import (
     Effect,
@@ -55,7 +57,7 @@ def test_w1_windows_tile_time_across_flushes() -> None:
     """W1: each window's end is the next one's start, except across a pause."""
     e = engine()
     out = windows(e.tick(15_000)) + windows(e.flush(20_000)) + windows(e.tick(35_000))
-    for before, after in zip(out, out[1:], strict=False):
+    for before, after in itertools.pairwise(out):
         assert before.ended == after.started
 
 

@@ -1,0 +1,66 @@
+"""The document's lifecycle events, handed to the engine with their own ``timeStamp`` (T2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy
+
+from ..ports import Unsubscribe
+
+
+def _listen(target: Any, event: str, handler: Callable[[Any], None]) -> Unsubscribe:
+    # The proxy is kept alive by the closure below and destroyed when the activity ends.
+    proxy = create_proxy(handler)
+    target.addEventListener(event, proxy)
+
+    def remove() -> None:
+        target.removeEventListener(event, proxy)
+        proxy.destroy()
+
+    return remove
+
+
+def _stamp(event: Any) -> int:
+    return round(float(event.timeStamp))
+
+
+class DocumentEvents:
+    def is_hidden(self) -> bool:
+        return str(js.document.visibilityState) == "hidden"
+
+    def on_visibility(self, handler: Callable[[bool, int], None]) -> Unsubscribe:
+        return _listen(
+            js.document, "visibilitychange", lambda event: handler(self.is_hidden(), _stamp(event))
+        )
+
+    def on_page_hide(self, handler: Callable[[int], None]) -> Unsubscribe:
+        # Synchronous on purpose: an await inside pagehide may never resume (P1).
+        return _listen(js.window, "pagehide", lambda event: handler(_stamp(event)))
+
+    def on_page_show(self, handler: Callable[[int], None]) -> Unsubscribe:
+        def restored(event: Any) -> None:
+            if bool(event.persisted):  # a first load is not a restore (P2)
+                handler(_stamp(event))
+
+        return _listen(js.window, "pageshow", restored)
+
+
+def visibility_history(since: int) -> list[tuple[int, bool]]:
+    """B2: ``(at, hidden)`` from ``visibility-state`` performance entries, starting with the
+    state at ``since``. Empty when the browser does not record them."""
+    try:
+        entries = js.performance.getEntriesByType("visibility-state")
+    except Exception:
+        return []
+    changes = [(round(float(e.startTime)), str(e.name) == "hidden") for e in entries]
+    if not changes:
+        return []
+    changes.sort()
+    state_at_since = changes[0][1]
+    for at, hidden in changes:
+        if at <= since:
+            state_at_since = hidden
+    return [(since, state_at_since)] + [(at, hidden) for at, hidden in changes if at > since]

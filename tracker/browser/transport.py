@@ -1,0 +1,54 @@
+"""Sending to the app server: ``fetch`` normally, ``sendBeacon`` or keepalive on page exit (P1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import js
+from pyodide.ffi import JsException, create_once_callable, to_js
+
+from ..ports import Reply
+
+_JSON = "application/json"
+
+
+def _options(body: str, *, keepalive: bool = False) -> Any:
+    return to_js(
+        {
+            "method": "POST",
+            "body": body,
+            "headers": {"Content-Type": _JSON},
+            # The server finds the student from the session cookie (wire §1, Identity).
+            "credentials": "same-origin",
+            "keepalive": keepalive,
+        },
+        dict_converter=js.Object.fromEntries,
+    )
+
+
+class FetchTransport:
+    async def post(self, url: str, body: str) -> Reply:
+        try:
+            response = await js.fetch(url, _options(body))
+            text = await response.text()
+        except JsException as exc:  # network error, server down, CORS: no answer at all
+            return Reply(None, str(exc))
+        return Reply(int(response.status), str(text))
+
+    def beacon(self, url: str, body: str) -> bool:
+        # A Blob carries the JSON content type; a plain string would be sent as text/plain.
+        blob = js.Blob.new(
+            to_js([body]), to_js({"type": _JSON}, dict_converter=js.Object.fromEntries)
+        )
+        return bool(js.navigator.sendBeacon(url, blob))
+
+    def post_keepalive(self, url: str, body: str, on_reply: Callable[[Reply], None]) -> None:
+        def done(response: Any) -> None:
+            on_reply(Reply(int(response.status)))
+
+        def failed(error: Any) -> None:
+            on_reply(Reply(None, str(error)))
+
+        promise = js.fetch(url, _options(body, keepalive=True))
+        promise.then(create_once_callable(done), create_once_callable(failed))
