@@ -114,7 +114,7 @@ class ActivityContext:
 
     @property
     def activity_url(self) -> str:
-        """``{sensor}/activities/{subject}/g{grade}/{slug}`` or ``{sensor}/activities/{code}/{slug}``."""
+        """The canonical activity URL: ``{sensor}/activities/{course key}/{slug}``."""
         return f"{self.sensor}/activities/{self.course_key}/{quote(self.slug, safe='')}"
 
     def caliper_object(self) -> dict[str, Any]:

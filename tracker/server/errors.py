@@ -54,14 +54,14 @@ def error_response(
 
 def invalid(field: str, message: str) -> ApiError:
     field = field or BODY_FIELD
-    return ApiError(400, INVALID_PAYLOAD, f"{field}: {message}", {"field": field, "message": message})
+    return ApiError(
+        400, INVALID_PAYLOAD, f"{field}: {message}", {"field": field, "message": message}
+    )
 
 
 def from_validation(exc: TrackerValidationError) -> ApiError:
     """INVALID_PAYLOAD, or UNKNOWN_COURSE for a course that timeback.config.json lacks."""
     if isinstance(exc, UnknownCourseError):
         field = exc.field or "course"
-        return ApiError(
-            400, UNKNOWN_COURSE, exc.message, {"field": field, "message": exc.message}
-        )
+        return ApiError(400, UNKNOWN_COURSE, exc.message, {"field": field, "message": exc.message})
     return invalid(exc.field, exc.message)

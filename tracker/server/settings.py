@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..config import AppConfig, load_config
@@ -200,7 +200,3 @@ class Settings:
         except TrackerValidationError as exc:
             field_part = f"{exc.field}: " if exc.field and exc.field != "config" else ""
             raise SettingsError(f"timeback.config.json: {field_part}{exc.message}") from None
-
-    @property
-    def sink_name(self) -> SinkName:
-        return cast(SinkName, self.sink)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from tracker.server import Settings, TimebackServer
+
+from .helpers import CONFIG, CaliperReceiver, UvicornThread
+
+USER = "Student@Example.com"
+HOST = "app.test"
+
+ServerFactory = Callable[..., TimebackServer]
+
+
+def header_identity(request: Request) -> str | None:
+    """Tests sign in with a header; a real app would read its session."""
+    return request.headers.get("x-user")
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "timeback.config.json"
+    path.write_text(json.dumps(CONFIG), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "tracker.sqlite3"
+
+
+@pytest.fixture
+def make_server(config_file: Path, db_path: Path) -> Iterator[ServerFactory]:
+    """TimebackServer on a real SQLite file in tmp; several calls share the file (restarts)."""
+    made: list[TimebackServer] = []
+
+    def make(**settings: Any) -> TimebackServer:
+        values: dict[str, Any] = {"config_path": config_file, "database": db_path}
+        values.update(settings)
+        get_email = values.pop("get_email", header_identity)
+        server = TimebackServer(Settings(**values), get_email=get_email)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def server(make_server: ServerFactory) -> TimebackServer:
+    return make_server()
+
+
+def client_for(server: TimebackServer, user: str | None = USER) -> httpx.AsyncClient:
+    headers = {"x-user": user} if user else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server.app),
+        base_url=f"http://{HOST}",
+        headers=headers,
+    )
+
+
+@pytest.fixture
+async def client(server: TimebackServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(server) as http:
+        yield http
+    await server.aclose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[CaliperReceiver]:
+    """A Caliper receiver (and token endpoint) served by uvicorn on 127.0.0.1."""
+    rec = CaliperReceiver()
+    with UvicornThread(rec.app) as running:
+        rec.url = running.url
+        yield rec

@@ -1,0 +1,146 @@
+"""Guards every API request passes: origin, content type, size, JSON (wire §1 errors)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from .errors import (
+    FORBIDDEN_ORIGIN,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    ApiError,
+    invalid,
+)
+
+# text/plain: navigator.sendBeacon(url, string) and fetch(url, {body: string}) send it, and
+# a page-exit beacon is exactly where users expect a heartbeat to land. Accepting it does not
+# open a CSRF hole because cross-site requests always carry an Origin, which is checked first.
+JSON_TYPES = ("application/json", "text/plain")
+UTF8 = ("utf-8", "utf8", "us-ascii")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _port(scheme: str, port: int | None) -> int | None:
+    return port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+def same_host(origin: str, host_header: str | None) -> bool:
+    """Does ``Origin`` name the host the request was sent to?
+
+    The Host header omits the default port of the scheme the page used, so the origin's scheme
+    fills it in; this keeps working behind a TLS-terminating proxy that forwards plain HTTP.
+    """
+    if not host_header:
+        return False
+    try:
+        parts = urlsplit(origin)
+        host = urlsplit(f"//{host_header}")
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or not host.hostname:
+            return False
+        same_port = _port(parts.scheme, parts.port) == _port(parts.scheme, host.port)
+        return parts.hostname == host.hostname.lower() and same_port
+    except ValueError:  # a port that is not a number
+        return False
+
+
+def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
+    """403 for a request from another site. No Origin (same-origin GET, some beacons) is fine."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    normalised = origin.strip().lower().rstrip("/")
+    if normalised in allowed or same_host(normalised, request.headers.get("host")):
+        return
+    raise ApiError(
+        403,
+        FORBIDDEN_ORIGIN,
+        "requests from this origin are not allowed",
+        {"origin": origin[:200]},
+    )
+
+
+def _check_content_type(request: Request) -> None:
+    header = request.headers.get("content-type", "")
+    media, *params = (part.strip().lower() for part in header.split(";"))
+    charset = next(
+        (p.split("=", 1)[1].strip('" ') for p in params if p.startswith("charset=")), None
+    )
+    if media not in JSON_TYPES or (charset is not None and charset not in UTF8):
+        raise ApiError(
+            415,
+            UNSUPPORTED_MEDIA_TYPE,
+            "send JSON as application/json (or text/plain), UTF-8",
+            {"contentType": header[:200]},
+        )
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413, PAYLOAD_TOO_LARGE, f"the body is larger than {limit} bytes", {"limit": limit}
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes: by Content-Length, then as it streams."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _bad_string(value: Any) -> str | None:
+    """The path of the first string holding a lone surrogate (not valid Unicode), if any.
+
+    Iterative: a body nested almost as deep as the JSON parser allows must not overflow here.
+    """
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                child_path = f"{path}.{key}" if path else str(key)
+                stack.append((child, child_path))
+                stack.append((key, path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in reversed(list(enumerate(item))))
+    return None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The parsed body, or 415 / 413 / 400 INVALID_PAYLOAD (field ``body``)."""
+    _check_content_type(request)
+    raw = await read_body(request, limit)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise invalid("body", "is not UTF-8 text") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise invalid("body", "is nested too deeply") from None
+    except ValueError as exc:
+        raise invalid("body", f"is not valid JSON ({str(exc)[:120]})") from None
+    bad = _bad_string(data)
+    if bad is not None:
+        raise invalid(bad, "is not valid Unicode (lone surrogate)")
+    return data

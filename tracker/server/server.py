@@ -1,0 +1,80 @@
+"""``TimebackServer``: settings, store, pipeline, sink, the ASGI app and ``activity.record()``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from .app import build_app
+from .identity import GetEmail, no_identity
+from .outbox import CaliperSink
+from .pipeline import Pipeline
+from .record import ActivityApi
+from .settings import Settings
+from .sinks import EmbeddedSink, Sink
+from .store import Store
+
+
+class TimebackServer:
+    """The app-server side of the wire protocol.
+
+    ``server.app`` is the ASGI app to mount at ``/api/timeback``; ``server.activity.record()``
+    records a completion from backend code. Construction checks the settings, reads
+    ``timeback.config.json`` and opens (and migrates) the database, so a bad deployment fails
+    here, at start-up, with a ``SettingsError`` or ``StoreError`` that says what is wrong.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        get_email: GetEmail | None = None,
+        caliper_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings.checked()
+        self.config = self.settings.load_app_config()
+        self.get_email: GetEmail = get_email or no_identity
+        self.store = Store(self.settings.database, forward=self.settings.sink == "caliper")
+        self.sink: Sink
+        if self.settings.sink == "caliper":
+            self.sink = CaliperSink(self.store, self.settings, transport=caliper_transport)
+        else:
+            self.sink = EmbeddedSink()
+        self.pipeline = Pipeline(self.config, self.settings, self.store, on_commit=self.sink.notify)
+        self.activity = ActivityApi(self.pipeline, before=self.ensure_started)
+        self.app: Starlette = build_app(self)
+
+    async def ensure_started(self) -> None:
+        """Starts the sink in the running loop if it is not running there yet.
+
+        A mounted sub-app gets no lifespan events from its parent, so the first request (or
+        ``record()``) starts the worker; ``lifespan`` starts it earlier and stops it cleanly.
+        """
+        await self.sink.start()
+
+    async def aclose(self) -> None:
+        """Stops the sink; call ``close()`` afterwards to release the database."""
+        await self.sink.aclose()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """Use as (or inside) your app's lifespan: starts the outbox worker, stops it on exit."""
+        await self.ensure_started()
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+
+def create_app(settings: Settings, *, get_email: GetEmail | None = None) -> Starlette:
+    """The API as a Starlette app; ``app.state.timeback`` is the TimebackServer (for record())."""
+    server = TimebackServer(settings, get_email=get_email)
+    server.app.state.timeback = server
+    return server.app
