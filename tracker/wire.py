@@ -92,7 +92,7 @@ class SubmitBody(WireModel):
     ended_at: IsoTime
     metrics: SubmitMetrics
     pct_complete: Percent | None = None
-    process: bool = True
+    process: Annotated[bool, Strict()] = True
     time: SubmitTime | None = None
 
     _iso = field_validator("ended_at")(_check_iso)
