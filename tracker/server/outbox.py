@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from itertools import groupby
 
 import httpx
@@ -24,7 +25,7 @@ from .caliper import envelope
 from .oauth import TokenError, TokenSource
 from .pipeline import now_ms
 from .settings import Settings
-from .store import OutboxItem, Store
+from .store import OutboxItem, Store, Tx
 
 log = logging.getLogger("tracker.server.outbox")
 
@@ -76,6 +77,7 @@ class CaliperSink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._lease_s = 2 * settings.request_timeout_s + 10
+        self._inflight: list[int] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -109,6 +111,10 @@ class CaliperSink:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._inflight:
+            # Interrupted mid-send: let the next start retry them now, not after the lease.
+            seqs, self._inflight = self._inflight, []
+            self.store.write(lambda tx: tx.release(seqs))
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -155,8 +161,18 @@ class CaliperSink:
         limit = self.settings.batch_size
         now = self._clock()
         items = await self.store.awrite(lambda tx: tx.claim_outbox(now, limit, self._lease_s))
+        self._inflight = [item.seq for item in items]
         for sensor, group in groupby(items, key=lambda item: item.sensor):
-            await self._send(sensor, list(group))
+            batch = list(group)
+            sent = await self._send(sensor, batch)
+            done = {item.seq for item in batch}
+            self._inflight = [seq for seq in self._inflight if seq not in done]
+            if not sent:
+                # Keep the order: later events wait behind the one that must be retried.
+                rest, self._inflight = self._inflight, []
+                await self.store.awrite(partial(Tx.release, seqs=rest))
+                return False
+        self._inflight = []
         return len(items) == limit
 
     def _backoff(self, attempts: int) -> float:
@@ -170,7 +186,8 @@ class CaliperSink:
         log.warning("outbox: %d event(s) retry in %.2fs: %s", len(seqs), delay, error)
         await self.store.awrite(lambda tx: tx.reschedule(seqs, at, error, count=True))
 
-    async def _send(self, sensor: str, items: list[OutboxItem]) -> None:
+    async def _send(self, sensor: str, items: list[OutboxItem]) -> bool:
+        """Posts one envelope; True when the endpoint took it (or refused it for good)."""
         assert self._client is not None and self.tokens is not None
         attempts = max(item.attempts for item in items)
         seqs = [item.seq for item in items]
@@ -178,7 +195,7 @@ class CaliperSink:
             token = await self.tokens.get()
         except TokenError as exc:
             await self._later(items, self._backoff(attempts), str(exc))
-            return
+            return False
         events = [json.loads(item.body) for item in items]
         body = json.dumps(
             envelope(sensor, events, int(datetime.now(UTC).timestamp() * 1000)),
@@ -193,22 +210,26 @@ class CaliperSink:
             )
         except httpx.HTTPError as exc:
             await self._later(items, self._backoff(attempts), f"unreachable: {exc!r}")
-            return
+            return False
         status = response.status_code
         if 200 <= status < 300:
             sent_at = now_ms()
             await self.store.awrite(lambda tx: tx.mark_sent(seqs, sent_at))
-            return
+            return True
         error = f"HTTP {status}: {response.text[:200]}"
+        if status in PERMANENT:
+            log.error("outbox: %d event(s) refused for good: %s", len(seqs), error)
+            await self.store.awrite(lambda tx: tx.mark_failed(seqs, error))
+            return True
         if status == 401:
             # The token was revoked or expired early: fetch a new one; back off if it repeats.
             self.tokens.drop()
-            await self._later(items, 0.0 if attempts == 0 else self._backoff(attempts), error)
-        elif status in PERMANENT:
-            log.error("outbox: %d event(s) refused for good: %s", len(seqs), error)
-            await self.store.awrite(lambda tx: tx.mark_failed(seqs, error))
+            delay = 0.0 if attempts == 0 else self._backoff(attempts)
         else:
-            delay = retry_after_s(response.headers.get("retry-after"))
-            if delay is None or status not in (429, 503):
-                delay = self._backoff(attempts)
-            await self._later(items, delay, error)
+            retry_after = retry_after_s(response.headers.get("retry-after"))
+            use_header = retry_after is not None and status in (429, 503)
+            delay = (
+                retry_after if use_header and retry_after is not None else self._backoff(attempts)
+            )
+        await self._later(items, delay, error)
+        return False

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from ..course import CourseSelector
 from ..models import DisplayName, Percent, RunId, Slug, XpAmount
@@ -89,6 +90,19 @@ class RecordParams(WireModel):
         return None if value is False else value
 
 
+def camel_keys(value: Any) -> Any:
+    """``{"xp_earned": 1}`` -> ``{"xpEarned": 1}``, recursively: one spelling before validation,
+    so errors name fields the JavaScript way and a keyword can override either spelling."""
+    if isinstance(value, Mapping):
+        return {
+            (to_camel(key) if isinstance(key, str) and "_" in key else key): camel_keys(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [camel_keys(item) for item in value]
+    return value
+
+
 class ActivityApi:
     """``server.activity``: the reference page's ``timeback.activity`` on the backend."""
 
@@ -114,14 +128,11 @@ class ActivityApi:
         end time are the same attempt.
         """
         if isinstance(params, RecordParams):
-            data: Any = params.model_dump(exclude_none=True)
-            data.update(kwargs)
-        elif params is None:
-            data = dict(kwargs)
-        elif isinstance(params, Mapping):
-            data = {**params, **kwargs}
+            params = params.model_dump(by_alias=True, exclude_none=True)
+        if params is None or isinstance(params, Mapping):
+            data: Any = {**camel_keys(params or {}), **camel_keys(kwargs)}
         else:
-            data = params  # let validation name what is wrong
+            data = params  # not a mapping: validation says so
         parsed = validate(RecordParams, data)
         if self._before is not None:
             await self._before()

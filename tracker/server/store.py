@@ -386,20 +386,31 @@ class Tx:
     # -- outbox ----------------------------------------------------------------------------
 
     def claim_outbox(self, now: float, limit: int, lease_s: float) -> list[OutboxItem]:
-        """Due events, oldest first, leased so that another worker on the file skips them."""
+        """The oldest pending events while they are due, leased so that another worker on the
+        file skips them. Stopping at the first event that is not due keeps delivery in order."""
         rows = self.all(
-            "SELECT o.event_seq, o.sensor, o.attempts, e.body FROM outbox o"
+            "SELECT o.event_seq, o.sensor, o.attempts, o.next_attempt_at, e.body FROM outbox o"
             " JOIN events e ON e.seq = o.event_seq"
-            " WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
-            " ORDER BY o.event_seq LIMIT ?",
-            (now, limit),
+            " WHERE o.status = 'pending' ORDER BY o.event_seq LIMIT ?",
+            (limit,),
         )
-        if rows:
-            self._conn.executemany(
-                "UPDATE outbox SET next_attempt_at = ? WHERE event_seq = ?",
-                [(now + lease_s, row[0]) for row in rows],
-            )
-        return [OutboxItem(int(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
+        due = []
+        for row in rows:
+            if row[3] > now:
+                break
+            due.append(OutboxItem(int(row[0]), str(row[1]), int(row[2]), str(row[4])))
+        self._conn.executemany(
+            "UPDATE outbox SET next_attempt_at = ? WHERE event_seq = ?",
+            [(now + lease_s, item.seq) for item in due],
+        )
+        return due
+
+    def release(self, seqs: Sequence[int]) -> None:
+        """Ends the lease of events whose delivery was interrupted (server shutting down)."""
+        self._conn.executemany(
+            "UPDATE outbox SET next_attempt_at = 0 WHERE event_seq = ? AND status = 'pending'",
+            [(seq,) for seq in seqs],
+        )
 
     def mark_sent(self, seqs: Sequence[int], now_ms: int) -> None:
         self._conn.executemany(
@@ -423,8 +434,11 @@ class Tx:
         )
 
     def next_due(self) -> float | None:
-        row = self.one("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
-        return None if row is None or row[0] is None else float(row[0])
+        """When the oldest pending event is due (delivery is in order, so it gates the rest)."""
+        row = self.one(
+            "SELECT next_attempt_at FROM outbox WHERE status = 'pending' ORDER BY event_seq LIMIT 1"
+        )
+        return None if row is None else float(row[0])
 
 
 class Store:

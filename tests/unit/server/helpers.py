@@ -65,7 +65,9 @@ def heartbeat_body(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def window(index: int, *, run_id: str = RUN_ID, active: int = 15000, **changes: Any) -> dict:
+def window(
+    index: int, *, run_id: str = RUN_ID, active: int = 15000, **changes: Any
+) -> dict[str, Any]:
     """The index-th 15 s window of a run (windows tile time)."""
     start = 1769508000000 + index * 15000
     from tracker.timefmt import iso_from_epoch_ms

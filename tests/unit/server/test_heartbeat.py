@@ -36,7 +36,10 @@ async def test_heartbeat_stores_one_time_spent_event(
         "type": "TimebackActivityContext",
         "subject": "Math",
         "app": {"name": "Test App"},
-        "course": {"id": "https://app.example.com/sensors/math/courses/math3-prod", "name": "MATH-3"},
+        "course": {
+            "id": "https://app.example.com/sensors/math/courses/math3-prod",
+            "name": "MATH-3",
+        },
         "activity": {"name": "Fractions with Like Denominators"},
         "process": True,
     }
@@ -86,7 +89,9 @@ async def test_windows_of_a_run_and_other_runs_and_users_are_distinct(
     assert len(server.store.events(user_email="student@example.com")) == 3
 
 
-async def test_code_course_and_quoted_url(server: TimebackServer, client: httpx.AsyncClient) -> None:
+async def test_code_course_and_quoted_url(
+    server: TimebackServer, client: httpx.AsyncClient
+) -> None:
     body = heartbeat_body(course={"code": "SS 101"}, id="maps_and-globes.1~x")
     assert (await client.post(HEARTBEAT, json=body)).status_code == 204
     [event] = server.store.events()
