@@ -14,7 +14,9 @@ from .errors import TrackerValidationError, UnknownCourseError
 from .validation import FieldValueError, WireModel, validate
 
 
-def _absolute_url(value: str) -> str:
+def _absolute_url(value: str | None) -> str | None:
+    if value is None:
+        return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http(s) URL")

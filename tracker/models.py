@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
     field_validator,
     model_validator,
@@ -91,9 +92,9 @@ class TimeOptions(WireModel):
 
     # 100 ms is a floor against accidental request floods (a value in seconds, say).
     flush_interval_ms: Annotated[WholeMs, Field(ge=100)] = 15_000
-    visibility_aware: bool = True
-    flush_on_visibility_hidden: bool = True
-    flush_on_page_hide: bool = True
+    visibility_aware: StrictBool = True
+    flush_on_visibility_hidden: StrictBool = True
+    flush_on_page_hide: StrictBool = True
     # None (or Infinity from JavaScript) disables the hidden timeout.
     hidden_timeout_ms: float | None = 600_000
     retry_attempts: Annotated[WholeMs, Field(ge=0, le=20)] = 0

@@ -6,14 +6,15 @@ import asyncio
 import heapq
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tracker.config import AppConfig
 from tracker.ports import Reply
 from tracker.runtime import Tracker
 
+T = TypeVar("T")
 ORIGIN = 1_769_508_000_000  # 2026-01-27T10:00:00.000Z
 
 
@@ -257,6 +258,16 @@ class Env:
             await self.settle()
         self.clock.set(target)
         await self.settle()
+
+    async def complete(self, awaitable: Awaitable[T], step: int = 50) -> T:
+        """Await something that may wait on fake timers (retry delays), moving time as needed."""
+        task = asyncio.ensure_future(awaitable)
+        for _ in range(100_000):
+            await self.settle()
+            if task.done():
+                return task.result()
+            await self.advance(step)
+        raise AssertionError("never completed")
 
     def set_hidden(self, hidden: bool, at: int | None = None) -> None:
         """A visibilitychange whose event timeStamp is ``at`` (default: now)."""
