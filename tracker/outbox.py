@@ -210,6 +210,11 @@ class Outbox:
                     waiting.settle(False)
                 self._tickets.clear()
                 return
+            # A window that is no longer stored was delivered by another tab of this origin
+            # (they share localStorage); nobody is left waiting for it here.
+            still_stored = set(self.pending_keys())
+            for key in [k for k in self._tickets if k not in still_stored]:
+                self._tickets.pop(key).settle(True)
 
     async def request(self, url: str, body: str, policy: RetryPolicy) -> None:
         """A one-off request (a completion) in the same queue, after the windows before it."""

@@ -1,0 +1,109 @@
+"""Delivery when the browser misbehaves: storage that throws, a transport that raises, odd replies.
+None of it may lose a window for the page or break tracking (P3, R2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tracker.outbox import KEY_PREFIX, Outbox, RetryPolicy, delivery_error
+from tracker.ports import Reply
+
+from .fakes import BASE_PARAMS, Env, FakeStorage
+
+
+class ThrowingStorage(FakeStorage):
+    """localStorage disabled (Safari private mode, blocked cookies): every call raises."""
+
+    def get(self, key: str) -> str | None:
+        raise OSError("SecurityError")
+
+    def set(self, key: str, value: str) -> None:
+        raise OSError("SecurityError")
+
+    def remove(self, key: str) -> None:
+        raise OSError("SecurityError")
+
+    def list_keys(self) -> list[str]:
+        raise OSError("SecurityError")
+
+
+async def test_disabled_storage_still_delivers_from_memory() -> None:
+    env = Env(storage=ThrowingStorage())
+    activity = env.tracker.start(BASE_PARAMS)
+    await env.advance(15_000)
+    env.server.down = True
+    await env.advance(15_000)
+    env.server.down = False
+    await env.advance(15_000)
+    await activity.end()
+    assert [h["elapsedMs"] for h in env.server.heartbeats] == [15_000] * 3
+
+
+async def test_transport_that_raises_counts_as_no_answer() -> None:
+    env = Env()
+    errors: list[Any] = []
+    env.tracker.start({**BASE_PARAMS, "onError": lambda e, c: errors.append(e)})
+
+    async def broken(url: str, body: str) -> Reply:
+        raise RuntimeError("fetch is not a function")
+
+    env.server.post = broken  # type: ignore[method-assign]
+    await env.advance(15_000)
+    assert errors and errors[0].status is None
+    assert len(env.storage.data) == 1  # kept for later
+
+
+async def test_beacon_and_keepalive_that_raise_leave_the_window_stored() -> None:
+    env = Env()
+    env.tracker.start(BASE_PARAMS)
+    await env.advance(5_000)
+
+    def boom(*_: Any) -> Any:
+        raise RuntimeError("navigator.sendBeacon blocked")
+
+    env.server.beacon = boom  # type: ignore[method-assign,assignment]
+    env.server.post_keepalive = boom  # type: ignore[method-assign,assignment]
+    env.page_hide()
+    assert len([k for k in env.storage.data if k.startswith(KEY_PREFIX)]) == 1
+
+
+async def test_stored_record_of_the_wrong_shape_is_dropped() -> None:
+    env = Env()
+    env.storage.data[KEY_PREFIX + "2000-01-01T00:00:00.000Z.x"] = '{"url": 1, "body": 2}'
+    await env.tracker.resend_stored()
+    assert env.storage.data == {} and env.server.requests == []
+
+
+async def test_a_window_removed_by_another_tab_is_skipped() -> None:
+    env = Env()
+    outbox: Outbox = env.tracker.outbox
+    errors: list[Any] = []
+    done = outbox.enqueue(
+        KEY_PREFIX + "k",
+        "/u",
+        "{}",
+        policy=RetryPolicy(),
+        on_ack=lambda: None,
+        on_error=errors.append,
+    )
+    env.storage.data.clear()  # the other tab delivered it first
+    await env.settle()
+    assert done.result() is True and errors == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "text"),
+    [
+        (Reply(None, ""), "no answer from the server (network error)"),
+        (Reply(500, "<html>oops"), "HTTP 500"),
+        (
+            Reply(400, '{"error": {"code": "INVALID_PAYLOAD", "message": "elapsedMs: bad"}}'),
+            "HTTP 400 INVALID_PAYLOAD: elapsedMs: bad",
+        ),
+        (Reply(404, '["not", "an", "object"]'), "HTTP 404"),
+    ],
+)
+def test_delivery_errors_are_readable(reply: Reply, text: str) -> None:
+    assert str(delivery_error(reply)) == text
