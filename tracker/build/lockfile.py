@@ -9,6 +9,7 @@ and checks their integrity.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,15 +27,24 @@ class LockEntry:
     depends: tuple[str, ...]
 
 
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation: Pyodide looks packages (and dependencies) up by this key."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pyodide_lock(info: Mapping[str, Any], entries: Sequence[LockEntry]) -> dict[str, Any]:
-    """``info`` comes from the runtime's own lock: Pyodide refuses a lock of another ABI."""
-    names = {entry.name for entry in entries}
+    """``info`` comes from the runtime's own lock: Pyodide refuses a lock of another ABI.
+
+    Keys are canonical names ("pydantic-core"), as in Pyodide's own lock; with the raw
+    name as key ("pydantic_core") loading fails with "No known package".
+    """
+    names = {canonical_name(entry.name) for entry in entries}
     for entry in entries:
-        unknown = [dep for dep in entry.depends if dep not in names]
+        unknown = [dep for dep in entry.depends if canonical_name(dep) not in names]
         if unknown:
             raise BuildError(f"{entry.name} depends on {unknown}, which the bundle does not pin")
     packages = {
-        entry.name: {
+        canonical_name(entry.name): {
             "name": entry.name,
             "version": entry.version,
             "file_name": entry.file_name,
@@ -42,7 +52,7 @@ def pyodide_lock(info: Mapping[str, Any], entries: Sequence[LockEntry]) -> dict[
             "sha256": entry.sha256,
             "package_type": "package",
             "imports": list(entry.imports),
-            "depends": list(entry.depends),
+            "depends": [canonical_name(dep) for dep in entry.depends],
             "unvendored_tests": False,
             "tool": {},
         }
@@ -67,16 +77,16 @@ def pyscript_config(runtime_file: str, entries: Sequence[LockEntry]) -> dict[str
 
 
 def _dependencies_first(entries: Sequence[LockEntry]) -> list[LockEntry]:
-    by_name = {entry.name: entry for entry in entries}
+    by_name = {canonical_name(entry.name): entry for entry in entries}
     ordered: list[LockEntry] = []
     seen: set[str] = set()
 
     def visit(entry: LockEntry) -> None:
-        if entry.name in seen:
+        if canonical_name(entry.name) in seen:
             return
-        seen.add(entry.name)
+        seen.add(canonical_name(entry.name))
         for dep in entry.depends:
-            visit(by_name[dep])
+            visit(by_name[canonical_name(dep)])
         ordered.append(entry)
 
     for entry in entries:

@@ -101,8 +101,8 @@ def build_wheel(package_dir: Path, pyproject: Path) -> BuiltWheel:
     dist_info = f"{dist}-{version}.dist-info"
     contents[f"{dist_info}/METADATA"] = _metadata(project, version).encode()
     contents[f"{dist_info}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: tracker.build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    ).encode()
+        b"Wheel-Version: 1.0\nGenerator: tracker.build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     contents[f"{dist_info}/top_level.txt"] = f"{package_dir.name}\n".encode()
     record = f"{dist_info}/RECORD"
     contents[record] = _record(contents, record).encode()

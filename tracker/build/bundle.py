@@ -1,0 +1,129 @@
+"""``tracker build``: assembles the self-contained browser bundle.
+
+Layout of the output folder (every URL inside it is relative, so it can be served under
+any prefix):
+
+    timeback.js             the one-tag embed (from web/)
+    timeback-pyscript.mjs   loads PyScript with this runtime and these wheels (from web/)
+    pyodide.mjs ...         the Pyodide runtime (npm package pyodide)
+    pyodide-lock.json       our lock: exactly the wheels below, with sha256
+    *.whl                   pydantic & co. for Pyodide's platform, and the tracker itself
+    pyscript/               PyScript's dist folder (npm package @pyscript/core)
+    pyscript.json           PyScript config: the local runtime and wheels, relative to it
+    bundle.json             versions and the list of files (to clean up the next build)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from . import pins
+from .errors import BuildError
+from .lockfile import LockEntry, canonical_name, pyodide_lock, pyscript_config, to_json
+from .npm import extract
+from .output import BundleOutput
+from .progress import say
+from .tracker_wheel import BuiltWheel, build_wheel
+from .wheels import fetch_wheels
+
+EMBED_SCRIPT = "timeback.js"
+PYSCRIPT_LOADER = "timeback-pyscript.mjs"
+LOCK_FILE = "pyodide-lock.json"
+PYSCRIPT_DIR = "pyscript"
+PYSCRIPT_CONFIG = "pyscript.json"
+
+
+def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
+    """Builds the bundle into ``out``, keeping downloads in ``cache``/timeback.
+
+    ``root`` is the source tree (default: the one this package was loaded from).
+    """
+    started = time.monotonic()
+    source = Path(root) if root else Path(__file__).resolve().parents[2]
+    package_dir, pyproject, web = source / "tracker", source / "pyproject.toml", source / "web"
+    for needed in (package_dir, pyproject, web / EMBED_SCRIPT, web / PYSCRIPT_LOADER):
+        if not needed.exists():
+            raise BuildError(f"{needed} not found: run tracker build from a source checkout")
+    downloads = Path(cache) / "timeback"
+    output = BundleOutput(Path(out))
+
+    say(f"runtime: pyodide {pins.PYODIDE.version}")
+    runtime = extract(
+        pins.PYODIDE,
+        downloads / "npm",
+        lambda name: name in (*pins.PYODIDE_RUNTIME_FILES, pins.PYODIDE_UPSTREAM_LOCK),
+        label="the runtime",
+    )
+    for name in pins.PYODIDE_RUNTIME_FILES:
+        output.copy(name, runtime / name)
+    lock_info = json.loads((runtime / pins.PYODIDE_UPSTREAM_LOCK).read_text())["info"]
+
+    say(f"PyScript {pins.PYSCRIPT.version}")
+    pyscript = extract(
+        pins.PYSCRIPT,
+        downloads / "npm",
+        # Source maps are 3.6 MB that only a developer with DevTools open ever asks for.
+        lambda name: (name.startswith("dist/") and not name.endswith(".map")) or name == "LICENSE",
+        label="dist/",
+    )
+    for path in sorted(pyscript.rglob("*")):
+        relative = path.relative_to(pyscript).as_posix()
+        if path.is_file() and not relative.startswith("."):
+            output.copy(f"{PYSCRIPT_DIR}/{relative.removeprefix('dist/')}", path)
+
+    say(f"wheels: {', '.join(pin.requirement for pin in pins.WHEELS)}")
+    wheels = fetch_wheels(pins.WHEELS, downloads / "wheels")
+    for pin in pins.WHEELS:
+        output.copy(pin.file_name, wheels[pin.name])
+
+    tracker = build_wheel(package_dir, pyproject)
+    say(f"tracker wheel: {tracker.file_name}")
+    output.write(tracker.file_name, tracker.data)
+
+    entries = [
+        LockEntry(pin.name, pin.version, pin.file_name, pin.sha256, pin.imports, pin.depends)
+        for pin in pins.WHEELS
+    ]
+    entries.append(_tracker_entry(tracker))
+    output.write(LOCK_FILE, to_json(pyodide_lock(lock_info, entries)))
+    output.write(PYSCRIPT_CONFIG, to_json(pyscript_config(pins.PYODIDE_RUNTIME_FILES[0], entries)))
+    output.copy(EMBED_SCRIPT, web / EMBED_SCRIPT)
+    output.copy(PYSCRIPT_LOADER, web / PYSCRIPT_LOADER)
+
+    stale = output.finish(
+        {
+            "pyodide": pins.PYODIDE.version,
+            "pyscript": pins.PYSCRIPT.version,
+            "tracker": tracker.version,
+            "wheels": {pin.name: pin.version for pin in pins.WHEELS},
+        }
+    )
+    if stale:
+        say(f"removed {len(stale)} stale file(s): {', '.join(stale)}")
+    say(
+        f"bundle ready in {out}: {len(output.files)} files, {output.size() / 1e6:.1f} MB, "
+        f"{output.changed} written, {time.monotonic() - started:.1f} s"
+    )
+
+
+def _tracker_entry(tracker: BuiltWheel) -> LockEntry:
+    """The tracker's lock entry; its dependencies must be among the pinned wheels."""
+    pinned = {canonical_name(pin.name): pin.name for pin in pins.WHEELS}
+    depends = []
+    for name in tracker.project.dependency_names:
+        if canonical_name(name) not in pinned:
+            raise BuildError(
+                f"pyproject.toml: the tracker depends on {name}, which has no browser wheel "
+                "pinned in tracker/build/pins.py"
+            )
+        depends.append(pinned[canonical_name(name)])
+    return LockEntry(
+        name=tracker.project.name,
+        version=tracker.version,
+        file_name=tracker.file_name,
+        sha256=tracker.sha256,
+        imports=("tracker",),
+        depends=tuple(depends),
+    )

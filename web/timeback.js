@@ -1,0 +1,459 @@
+/*
+ * timeback.js: the one-tag embed of the tracker.
+ *
+ *   <script src="/timeback/timeback.js" data-base="/api/timeback"
+ *           data-config="/timeback.config.json"></script>
+ *
+ * A classic script (no build step, no bundler): it boots Pyodide from the folder it was
+ * loaded from, loads the `tracker` wheel and hands over to the Python bridge
+ * (tracker.browser.bridge). Until Python is ready it queues the page's calls with their
+ * performance.now() time and replays them in order (time model B1), so
+ * `timeback.activity.start()` works from the first line of the page.
+ *
+ * window.timeback = {
+ *   ready:    Promise<void>, resolves once Python runs and queued calls were replayed;
+ *             rejects (and logs) when the runtime cannot start
+ *   activity: { start(params) -> Activity, get current() -> Activity | null },
+ *   pyodide:  Promise<PyodideAPI>, for diagnostics and tests (not part of the API)
+ * }
+ *
+ * performance marks: timeback:script-start, timeback:runtime-loaded (loadPyodide resolved:
+ * runtime up and wheels installed, they download while the runtime boots),
+ * timeback:packages-loaded (tracker, hence pydantic, imported), timeback:ready.
+ *
+ * A boot failure never throws into the lesson page: it is logged, `ready` rejects,
+ * promises of queued calls reject and each queued activity's onError is called.
+ */
+(() => {
+  "use strict";
+  const MARK = "timeback:";
+  performance.mark(MARK + "script-start");
+
+  if (window.timeback) {
+    console.warn("timeback: timeback.js is included twice; the second copy does nothing");
+    return;
+  }
+
+  // ---- where things are: everything is relative to this script's own URL -------------
+  const script =
+    document.currentScript || document.querySelector('script[src*="timeback.js"]');
+  const scriptUrl = new URL(script ? script.src : "timeback.js", location.href);
+  const bundleUrl = new URL("./", scriptUrl).href;
+  const attribute = (name) => (script ? script.getAttribute(name) : null);
+  const configAttr = attribute("data-config");
+  const options = {
+    base: new URL(attribute("data-base") || "/api/timeback", location.href).href,
+    configUrl: configAttr ? new URL(configAttr, location.href).href : null,
+  };
+
+  // Python glue: calls by method name (no proxy per call) and turns a Python exception into
+  // a JS Error whose message is str(exc) (not a traceback), with the class name and `field`.
+  // A JS error raised inside Python (JsException, e.g. the bridge's own) passes unchanged.
+  // An exception that is no TrackerError is a bug: its traceback goes to the console.
+  const SHIM = `
+import traceback
+
+import js
+from pyodide.ffi import JsException
+
+from tracker.errors import TrackerError
+
+def _js_error(exc):
+    if isinstance(exc, JsException):
+        return exc
+    if not isinstance(exc, TrackerError):
+        traceback.print_exception(exc)
+    error = js.Error.new(str(exc))
+    error.name = type(exc).__name__
+    field = getattr(exc, "field", None)
+    if field is not None:
+        error.field = field
+    return error
+
+def call(target, name, *args):
+    try:
+        return getattr(target, name)(*args)
+    except Exception as exc:
+        raise _js_error(exc) from None
+
+async def call_async(target, name, *args):
+    try:
+        return await getattr(target, name)(*args)
+    except Exception as exc:
+        raise _js_error(exc) from None
+`;
+
+  // ---- state ------------------------------------------------------------------------
+  const BOOTING = "booting";
+  const READY = "ready";
+  const FAILED = "failed";
+  const state = {
+    phase: BOOTING,
+    error: null, // the boot error once FAILED
+    bridge: null, // Python Bridge
+    shim: null, // {call, callAsync}
+    queue: [], // calls made while booting, replayed in order
+    current: null, // the activity started while booting (the JS side knows it)
+    byRunId: new Map(), // runId -> facade, so `current` returns the object start() gave
+  };
+
+  // Visibility changes since this script ran: the estimate of active time while booting.
+  const initiallyHidden = document.visibilityState === "hidden";
+  const visibilityLog = [];
+  const onVisibility = (event) =>
+    visibilityLog.push({ t: event.timeStamp, hidden: document.visibilityState === "hidden" });
+  document.addEventListener("visibilitychange", onVisibility);
+
+  function uuid4() {
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    // crypto.randomUUID exists only in secure contexts; a lesson page may be plain http.
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function namedError(name, message) {
+    const error = new Error(message);
+    error.name = name;
+    return error;
+  }
+
+  function safely(callback, ...args) {
+    try {
+      callback(...args);
+    } catch (error) {
+      console.error("timeback: a callback threw", error);
+    }
+  }
+
+  // ---- the activity object the page holds --------------------------------------------
+  class Activity {
+    #params;
+    #calledAt;
+    #py = null; // Python JsActivity once started in Python
+    #failed = null; // the error that keeps this activity from ever running
+    #paused = false; // while booting
+    #pauseLog = []; // while booting: [{t, paused}]
+
+    constructor(params, calledAt) {
+      this.#params = params;
+      this.#calledAt = calledAt;
+    }
+
+    get id() {
+      return this.#py ? this.#py.id : this.#params.id;
+    }
+    get runId() {
+      return this.#py ? this.#py.run_id : this.#params.runId;
+    }
+    get startedAt() {
+      // T3: wall time of a monotonic instant is timeOrigin + t, as Python computes it.
+      return new Date(this.#py ? this.#py.started_at_ms : performance.timeOrigin + this.#calledAt);
+    }
+    get isPaused() {
+      return this.#py ? Boolean(this.#py.is_paused) : this.#paused;
+    }
+    get isEnded() {
+      return this.#py ? Boolean(this.#py.is_ended) : false;
+    }
+    get totalActiveMs() {
+      // While booting nothing was flushed: the open window is all there is.
+      return this.#py ? this.#py.total_active_ms : this.#estimate(performance.now());
+    }
+    get elapsedMs() {
+      return this.#py ? this.#py.elapsed_ms : this.#estimate(performance.now());
+    }
+
+    pause() {
+      this.#syncCall("pause");
+    }
+    resume() {
+      this.#syncCall("resume");
+    }
+    flushTimeSpent() {
+      // Replayed with its call time, like pause() and resume().
+      return this.#asyncCall("flush_time_spent", [], [performance.now()]);
+    }
+    end(data) {
+      return this.#asyncCall("end", [data]);
+    }
+
+    toJSON() {
+      const { id, runId, startedAt, isPaused, isEnded, totalActiveMs, elapsedMs } = this;
+      return { id, runId, startedAt, isPaused, isEnded, totalActiveMs, elapsedMs };
+    }
+
+    // -- used by the embed, not by pages --
+    get _params() {
+      return this.#params;
+    }
+    get _calledAt() {
+      return this.#calledAt;
+    }
+    get _failed() {
+      return this.#failed;
+    }
+    get _py() {
+      return this.#py;
+    }
+    _attach(py) {
+      this.#py = py;
+      state.byRunId.set(py.run_id, this);
+    }
+    // From now on every call is a no-op or a rejection. onError hears of it at once, or
+    // in a microtask when `later` (start() must return the activity before its callbacks).
+    _fail(error, { later = false } = {}) {
+      if (this.#failed) return;
+      this.#failed = error;
+      const onError = this.#params.onError;
+      if (typeof onError !== "function") return;
+      const context = { type: "timeSpent", activityId: this.#params.id, runId: this.#params.runId };
+      if (later) queueMicrotask(() => safely(onError, error, context));
+      else safely(onError, error, context);
+    }
+    // Running as far as the JS side knows: started, not failed, end() not yet succeeded.
+    get _running() {
+      return !this.#failed && !this.isEnded;
+    }
+
+    #syncCall(name) {
+      const at = performance.now();
+      if (this.#failed) return;
+      if (this.#py) {
+        state.shim.call(this.#py, name);
+        return;
+      }
+      this.#paused = name === "pause";
+      this.#pauseLog.push({ t: at, paused: this.#paused });
+      state.queue.push({ kind: "call", activity: this, name, args: [at] });
+    }
+
+    // `replayArgs` replace `args` when the call is queued: the call time goes along.
+    #asyncCall(name, args, replayArgs = args) {
+      if (this.#failed) return Promise.reject(this.#failed);
+      if (this.#py) return Promise.resolve(state.shim.callAsync(this.#py, name, ...args));
+      return new Promise((resolve, reject) => {
+        state.queue.push({ kind: "async", activity: this, name, args: replayArgs, resolve, reject });
+      });
+    }
+
+    // Active ms since the call to start(), from the pause()/resume() calls and the
+    // visibility changes seen while booting (Python takes over with the exact numbers).
+    #estimate(now) {
+      const time = this.#params.time;
+      if (time === false || this.#failed) return 0;
+      const visibilityAware = !(time && time.visibilityAware === false);
+      const events = this.#pauseLog.map((e) => ({ t: e.t, pause: e.paused }));
+      let hidden = false;
+      if (visibilityAware) {
+        hidden = initiallyHidden;
+        for (const e of visibilityLog) {
+          if (e.t <= this.#calledAt) hidden = e.hidden;
+          else events.push({ t: e.t, hidden: e.hidden });
+        }
+      }
+      events.sort((a, b) => a.t - b.t);
+      let paused = false;
+      let from = this.#calledAt;
+      let total = 0;
+      for (const e of events) {
+        if (e.t > now) break;
+        if (!paused && !hidden) total += e.t - from;
+        from = e.t;
+        if ("pause" in e) paused = e.pause;
+        else hidden = e.hidden;
+      }
+      if (!paused && !hidden) total += now - from;
+      return Math.max(0, Math.floor(total));
+    }
+  }
+
+  // ---- timeback.activity ------------------------------------------------------------
+  function start(params) {
+    const calledAt = performance.now();
+    if (params === null || typeof params !== "object") {
+      throw new TypeError("timeback.activity.start(params): params must be an object");
+    }
+    // The bridge receives the page's object with runId filled in, so JS and Python agree.
+    const withRunId = { ...params, runId: params.runId == null ? uuid4() : params.runId };
+    if (state.phase === READY) {
+      const activity = new Activity(withRunId, calledAt);
+      activity._attach(state.shim.call(state.bridge, "start", withRunId));
+      return activity;
+    }
+    const activity = new Activity(withRunId, calledAt);
+    if (state.phase === FAILED) {
+      // The tracker is down, the lesson is not: hand back an inert activity.
+      activity._fail(state.error, { later: true });
+      return activity;
+    }
+    if (state.current && state.current._running) {
+      throw namedError(
+        "ActivityAlreadyRunningError",
+        `activity ${state.current.id} is already running: end() it before starting another`,
+      );
+    }
+    state.current = activity;
+    state.queue.push({ kind: "start", activity, at: calledAt });
+    return activity;
+  }
+
+  function current() {
+    if (state.phase === BOOTING) {
+      return state.current && state.current._running ? state.current : null;
+    }
+    if (state.phase === FAILED) return null;
+    const py = state.shim.call(state.bridge, "current");
+    if (py == null) return null;
+    try {
+      const known = state.byRunId.get(py.run_id);
+      if (known) return known;
+      // Started by Python code rather than through this embed: wrap it once.
+      const activity = new Activity({ id: py.id, runId: py.run_id }, performance.now());
+      activity._attach(py.copy());
+      return activity;
+    } finally {
+      py.destroy();
+    }
+  }
+
+  // ---- boot -----------------------------------------------------------------------
+  let resolveRuntime;
+  let rejectRuntime;
+  const runtime = new Promise((resolve, reject) => {
+    resolveRuntime = resolve;
+    rejectRuntime = reject;
+  });
+
+  async function loadRuntime() {
+    const { loadPyodide } = await import(bundleUrl + "pyodide.mjs");
+    const log = [];
+    const pyodide = await loadPyodide({
+      indexURL: bundleUrl,
+      // Must be absolute: a relative lockFileURL fails with "Invalid base URL" and
+      // loadPyodide still resolves, the failure showing only later as ModuleNotFoundError.
+      lockFileURL: bundleUrl + "pyodide-lock.json",
+      // Listed here, the wheels download while the runtime boots.
+      packages: ["tracker"],
+      stdout: (line) => log.push(line), // "Loading ...", "Loaded ..." would litter the console
+      stderr: (line) => {
+        log.push(line);
+        console.warn(line);
+      },
+    });
+    pyodide.setStdout();
+    pyodide.setStderr();
+    // loadPyodide does not throw when a package fails to load (bad integrity, 404): it logs.
+    const failed = log.filter((line) => /Failed to load|error occurred while loading/.test(line));
+    if (failed.length || !("tracker" in pyodide.loadedPackages)) {
+      const details = failed.length ? log.join("\n") : "tracker is not in the lock";
+      throw new Error(`could not load the Python packages:\n${details}`);
+    }
+    return pyodide;
+  }
+
+  async function boot() {
+    const pyodide = await loadRuntime();
+    performance.mark(MARK + "runtime-loaded");
+    resolveRuntime(pyodide);
+
+    const namespace = pyodide.globals.get("dict")();
+    pyodide.runPython(SHIM, { globals: namespace });
+    const shim = { call: namespace.get("call"), callAsync: namespace.get("call_async") };
+    namespace.destroy();
+    const module = pyodide.pyimport("tracker.browser.bridge");
+    performance.mark(MARK + "packages-loaded");
+
+    const bridge = shim.call(module, "install", options);
+    module.destroy();
+    await shim.callAsync(bridge, "ready");
+    state.shim = shim;
+    state.bridge = bridge;
+    state.phase = READY;
+    replay();
+    document.removeEventListener("visibilitychange", onVisibility);
+    performance.mark(MARK + "ready");
+  }
+
+  // B1: the calls made while booting, in order, with the time they were made.
+  function replay() {
+    const queue = state.queue.splice(0);
+    const started = [];
+    state.current = null;
+    for (const op of queue) {
+      const { activity } = op;
+      if (activity._failed) {
+        if (op.reject) op.reject(activity._failed);
+        continue;
+      }
+      try {
+        if (op.kind === "start") {
+          activity._attach(state.shim.call(state.bridge, "start", activity._params, op.at));
+          started.push(activity);
+        } else if (op.kind === "call") {
+          state.shim.call(activity._py, op.name, ...op.args);
+        } else {
+          Promise.resolve(state.shim.callAsync(activity._py, op.name, ...op.args)).then(
+            op.resolve,
+            op.reject,
+          );
+        }
+      } catch (error) {
+        if (op.kind === "start") {
+          // e.g. UnknownCourseError: only Python knows the config. The page holds an
+          // activity that will never run; say so where the page listens.
+          console.error(`timeback: activity ${activity._params.id} could not start:`, error);
+          activity._fail(error);
+        } else {
+          console.error(`timeback: replaying ${op.name}() failed:`, error);
+        }
+      }
+    }
+    // The bridge feeds the boot-time visibility entries (B2) interleaved with the replayed
+    // calls; once they are all in, it follows the document live.
+    for (const activity of started) {
+      if (!activity._failed && "replayed" in activity._py) {
+        try {
+          state.shim.call(activity._py, "replayed");
+        } catch (error) {
+          console.error("timeback: replayed() failed:", error);
+        }
+      }
+    }
+  }
+
+  function fail(error) {
+    state.phase = FAILED;
+    state.error = error instanceof Error ? error : new Error(String(error));
+    state.error.message = `timeback: the tracker could not start: ${state.error.message}`;
+    console.error(state.error);
+    document.removeEventListener("visibilitychange", onVisibility);
+    rejectRuntime(state.error);
+    const queue = state.queue.splice(0);
+    state.current = null;
+    for (const op of queue) {
+      if (op.kind === "start") op.activity._fail(state.error);
+      else if (op.reject) op.reject(state.error);
+    }
+    throw state.error;
+  }
+
+  const ready = boot().catch(fail);
+  // Logged once above; without these a page that ignores the promises would also get
+  // "Uncaught (in promise)" reports. Pages that await them still see the rejection.
+  ready.catch(() => {});
+  runtime.catch(() => {});
+
+  window.timeback = Object.freeze({
+    ready,
+    pyodide: runtime,
+    activity: Object.freeze({
+      start,
+      get current() {
+        return current();
+      },
+    }),
+  });
+})();
