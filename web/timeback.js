@@ -46,17 +46,23 @@
     configUrl: configAttr ? new URL(configAttr, location.href).href : null,
   };
 
-  // Python glue: calls by method name (no proxy per call) and turns a Python exception into
-  // a JS Error whose message is str(exc) (not a traceback), with the class name and `field`.
-  // A JS error raised inside Python (JsException, e.g. the bridge's own) passes unchanged.
-  // An exception that is no TrackerError is a bug: its traceback goes to the console.
-  const SHIM = `
+  // Python glue. Pyodide turns any exception that crosses into JS into a PythonError whose
+  // message is a traceback, even a raised JS Error; so the glue keeps the exception on the
+  // Python side and hands over a JS Error made from it: message str(exc), name the class,
+  // `field` when the exception has one. The bridge's own JS errors pass unchanged.
+  // An exception that is neither a TrackerError nor a JS error is a bug: its traceback
+  // goes to the console. `at` (a replayed call's time) is passed only to methods that
+  // take it, so the glue follows the bridge as it grows.
+  const GLUE = `
+import inspect
 import traceback
 
 import js
 from pyodide.ffi import JsException
 
 from tracker.errors import TrackerError
+
+_error = None
 
 def _js_error(exc):
     if isinstance(exc, JsException):
@@ -70,17 +76,37 @@ def _js_error(exc):
         error.field = field
     return error
 
-def call(target, name, *args):
+def _method(target, name, at, args):
+    method = getattr(target, name)
+    if at is None:
+        return method, {}
     try:
-        return getattr(target, name)(*args)
-    except Exception as exc:
-        raise _js_error(exc) from None
+        takes_at = "at" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        takes_at = False
+    return method, ({"at": at} if takes_at else {})
 
-async def call_async(target, name, *args):
+def call(target, name, at, *args):
+    global _error
     try:
-        return await getattr(target, name)(*args)
+        method, kwargs = _method(target, name, at, args)
+        return method(*args, **kwargs)
     except Exception as exc:
-        raise _js_error(exc) from None
+        _error = _js_error(exc)
+        raise
+
+def take_error():
+    global _error
+    error, _error = _error, None
+    return error
+
+async def call_async(target, name, at, *args):
+    try:
+        method, kwargs = _method(target, name, at, args)
+        await method(*args, **kwargs)
+    except Exception as exc:
+        return _js_error(exc)
+    return None
 `;
 
   // ---- state ------------------------------------------------------------------------
@@ -91,7 +117,7 @@ async def call_async(target, name, *args):
     phase: BOOTING,
     error: null, // the boot error once FAILED
     bridge: null, // Python Bridge
-    shim: null, // {call, callAsync}
+    glue: null, // Python functions of GLUE
     queue: [], // calls made while booting, replayed in order
     current: null, // the activity started while booting (the JS side knows it)
     byRunId: new Map(), // runId -> facade, so `current` returns the object start() gave
@@ -118,6 +144,21 @@ async def call_async(target, name, *args):
     const error = new Error(message);
     error.name = name;
     return error;
+  }
+
+  // A Python method call; throws the JS Error that GLUE made of a Python exception.
+  function pyCall(target, name, at, ...args) {
+    try {
+      return state.glue.call(target, name, at, ...args);
+    } catch (error) {
+      throw state.glue.take_error() ?? error;
+    }
+  }
+
+  // An awaitable Python method; the promise rejects with the JS Error made by GLUE.
+  async function pyCallAsync(target, name, at, ...args) {
+    const error = await state.glue.call_async(target, name, at, ...args);
+    if (error) throw error;
   }
 
   function safely(callback, ...args) {
@@ -173,8 +214,7 @@ async def call_async(target, name, *args):
       this.#syncCall("resume");
     }
     flushTimeSpent() {
-      // Replayed with its call time, like pause() and resume().
-      return this.#asyncCall("flush_time_spent", [], [performance.now()]);
+      return this.#asyncCall("flush_time_spent", []);
     }
     end(data) {
       return this.#asyncCall("end", [data]);
@@ -222,20 +262,21 @@ async def call_async(target, name, *args):
       const at = performance.now();
       if (this.#failed) return;
       if (this.#py) {
-        state.shim.call(this.#py, name);
+        pyCall(this.#py, name, undefined);
         return;
       }
       this.#paused = name === "pause";
       this.#pauseLog.push({ t: at, paused: this.#paused });
-      state.queue.push({ kind: "call", activity: this, name, args: [at] });
+      state.queue.push({ kind: "call", activity: this, name, at, args: [] });
     }
 
-    // `replayArgs` replace `args` when the call is queued: the call time goes along.
-    #asyncCall(name, args, replayArgs = args) {
+    // Queued while booting with the call's time, which Python gets as `at` (B1).
+    #asyncCall(name, args) {
+      const at = performance.now();
       if (this.#failed) return Promise.reject(this.#failed);
-      if (this.#py) return Promise.resolve(state.shim.callAsync(this.#py, name, ...args));
+      if (this.#py) return pyCallAsync(this.#py, name, undefined, ...args);
       return new Promise((resolve, reject) => {
-        state.queue.push({ kind: "async", activity: this, name, args: replayArgs, resolve, reject });
+        state.queue.push({ kind: "async", activity: this, name, at, args, resolve, reject });
       });
     }
 
@@ -280,7 +321,7 @@ async def call_async(target, name, *args):
     const withRunId = { ...params, runId: params.runId == null ? uuid4() : params.runId };
     if (state.phase === READY) {
       const activity = new Activity(withRunId, calledAt);
-      activity._attach(state.shim.call(state.bridge, "start", withRunId));
+      activity._attach(pyCall(state.bridge, "start", undefined, withRunId));
       return activity;
     }
     const activity = new Activity(withRunId, calledAt);
@@ -305,7 +346,7 @@ async def call_async(target, name, *args):
       return state.current && state.current._running ? state.current : null;
     }
     if (state.phase === FAILED) return null;
-    const py = state.shim.call(state.bridge, "current");
+    const py = pyCall(state.bridge, "current", undefined);
     if (py == null) return null;
     try {
       const known = state.byRunId.get(py.run_id);
@@ -359,17 +400,20 @@ async def call_async(target, name, *args):
     performance.mark(MARK + "runtime-loaded");
     resolveRuntime(pyodide);
 
-    const namespace = pyodide.globals.get("dict")();
-    pyodide.runPython(SHIM, { globals: namespace });
-    const shim = { call: namespace.get("call"), callAsync: namespace.get("call_async") };
-    namespace.destroy();
     const module = pyodide.pyimport("tracker.browser.bridge");
     performance.mark(MARK + "packages-loaded");
+    const namespace = pyodide.globals.get("dict")();
+    pyodide.runPython(GLUE, { globals: namespace });
+    state.glue = {
+      call: namespace.get("call"),
+      call_async: namespace.get("call_async"),
+      take_error: namespace.get("take_error"),
+    };
+    namespace.destroy();
 
-    const bridge = shim.call(module, "install", options);
+    const bridge = pyCall(module, "install", undefined, options);
     module.destroy();
-    await shim.callAsync(bridge, "ready");
-    state.shim = shim;
+    await pyCallAsync(bridge, "ready", undefined);
     state.bridge = bridge;
     state.phase = READY;
     replay();
@@ -390,15 +434,12 @@ async def call_async(target, name, *args):
       }
       try {
         if (op.kind === "start") {
-          activity._attach(state.shim.call(state.bridge, "start", activity._params, op.at));
+          activity._attach(pyCall(state.bridge, "start", undefined, activity._params, op.at));
           started.push(activity);
         } else if (op.kind === "call") {
-          state.shim.call(activity._py, op.name, ...op.args);
+          pyCall(activity._py, op.name, op.at, ...op.args);
         } else {
-          Promise.resolve(state.shim.callAsync(activity._py, op.name, ...op.args)).then(
-            op.resolve,
-            op.reject,
-          );
+          pyCallAsync(activity._py, op.name, op.at, ...op.args).then(op.resolve, op.reject);
         }
       } catch (error) {
         if (op.kind === "start") {
@@ -416,7 +457,7 @@ async def call_async(target, name, *args):
     for (const activity of started) {
       if (!activity._failed && "replayed" in activity._py) {
         try {
-          state.shim.call(activity._py, "replayed");
+          pyCall(activity._py, "replayed", undefined);
         } catch (error) {
           console.error("timeback: replayed() failed:", error);
         }

@@ -87,7 +87,12 @@ class Recorder:
     def fail_next(
         self, route: str, count: int = 1, *, status: int = 503, delay_s: float = 0.0
     ) -> None:
-        """The next ``count`` requests of ``route`` ("*" for any) get ``status`` (or CLOSE)."""
+        """The next ``count`` requests of ``route`` ("*" for any) get ``status`` (or CLOSE).
+
+        With CLOSE, mind that Chromium resends a request once when a reused keep-alive
+        connection closes without an answer: ``count=1`` may be healed by that resend
+        before the page sees an error. Use ``count=2`` or ``go_down()`` for a sure failure.
+        """
         self._add_fault(route, Fault(status=status, remaining=count, delay_s=delay_s))
 
     def delay_next(self, route: str, delay_s: float, count: int = 1) -> None:

@@ -1,0 +1,101 @@
+"""The test infrastructure itself: recorder faults, real hidden tabs over CDP, fake clock."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from playwright.sync_api import Page, Playwright
+
+from .conftest import assert_local
+from .helpers import LESSON, wait_ready
+from .recorder import CLOSE, Recorder
+from .site import LiveSite
+
+POST = """async ([url, body]) => {
+    try {
+        const response = await fetch(url, {method: "POST", body,
+                                           headers: {"content-type": "application/json"}});
+        return [response.status, await response.text()];
+    } catch (error) {
+        return ["network error", error.name];
+    }
+}"""
+WINDOW = (
+    '{"runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479", "startedAt": "2026-01-27T10:00:00.000Z"}'
+)
+
+
+def test_recorder_logs_dedupes_and_fails_on_demand(
+    page: Page, site: LiveSite, recorder: Recorder
+) -> None:
+    page.goto(f"{site.url}/blank.html")
+    url = f"{site.url}/api/timeback/activity/heartbeat"
+
+    recorder.fail_next("/activity/heartbeat", 2, status=503)
+    answers = [page.evaluate(POST, [url, WINDOW])[0] for _ in range(3)]
+    assert answers == [503, 503, 204]
+    assert page.evaluate(POST, [url, WINDOW]) == [200, '{"duplicate": true}']
+
+    recorder.go_down(status=CLOSE)
+    assert page.evaluate(POST, [url, WINDOW]) == ["network error", "TypeError"]
+    recorder.come_back()
+    submit = page.evaluate(POST, [f"{site.url}/api/timeback/activity/submit", "{}"])
+    assert submit == [204, ""]
+
+    log = recorder.requests
+    answered = [(r.route, r.status) for r in log]
+    # Chromium resends a request once when a reused connection closes without an answer:
+    # the dropped heartbeat is logged once or twice.
+    dropped = answered.count(("/activity/heartbeat", None))
+    assert dropped in (1, 2)
+    assert answered == [
+        ("/activity/heartbeat", 503),
+        ("/activity/heartbeat", 503),
+        ("/activity/heartbeat", 204),
+        ("/activity/heartbeat", 200),
+        *[("/activity/heartbeat", None)] * dropped,
+        ("/activity/submit", 204),
+    ]
+    assert log[0].method == "POST"
+    assert log[0].headers["content-type"] == "application/json"
+    assert log[0].json()["runId"] == "f47ac10b-58cc-4372-a567-0e02b2c3d479"
+    assert log[0].received_at <= log[0].answered_at
+
+
+def test_cdp_browser_has_real_hidden_tabs(
+    playwright: Playwright, playwright_config: ModuleType, site: LiveSite
+) -> None:
+    urls: list[str] = []
+    with playwright_config.cdp_chromium(playwright) as browser:
+        context = browser.contexts[0]
+        context.on("request", lambda request: urls.append(request.url))
+        lesson = context.new_page()
+        lesson.goto(f"{site.url}/blank.html")
+        lesson.evaluate(
+            """() => { window.changes = [];
+                document.addEventListener("visibilitychange",
+                    () => changes.push(document.visibilityState)); }"""
+        )
+        assert lesson.evaluate("document.visibilityState") == "visible"
+        other = context.new_page()
+        other.goto(f"{site.url}/blank.html")
+        other.bring_to_front()
+        lesson.wait_for_function("document.visibilityState === 'hidden'")
+        lesson.bring_to_front()
+        lesson.wait_for_function("document.visibilityState === 'visible'")
+        assert lesson.evaluate("changes") == ["hidden", "visible"]
+    assert_local(urls)
+
+
+def test_fake_clock_drives_heartbeats_of_a_booted_tracker(
+    page: Page, site: LiveSite, recorder: Recorder
+) -> None:
+    page.clock.install()  # before goto, or the page keeps the real timers
+    page.goto(f"{site.url}/embed.html")
+    assert wait_ready(page) is None  # time flows while installed, so Pyodide boots
+
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)
+    page.evaluate("(lesson) => { window.activity = timeback.activity.start(lesson); }", LESSON)
+    page.clock.run_for("00:31")  # two flush intervals of 15 s
+    windows = recorder.wait_for("/activity/heartbeat", count=2)
+    assert [w.json()["elapsedMs"] for w in windows[:2]] == [15000, 15000]
