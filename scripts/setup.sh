@@ -22,6 +22,14 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# `tracker build` fetches Pyodide and PyScript with `npm pack` (once; then from .cache/).
+if ! command -v npm >/dev/null 2>&1; then
+  say "installing Debian's npm (tracker build downloads Pyodide from the npm registry)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+fi
+
 if [ "${1:-}" = "--browser" ]; then
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Debian's Chromium (Playwright's own browser download does not work here)"

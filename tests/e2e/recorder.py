@@ -4,9 +4,11 @@
 headers, body, times, the status answered), and can be told to fail requests: the next N
 of a route with a status, or all of them ("down"), or by dropping the connection with no
 answer at all (what a browser sees when a server dies). Whatever is not failed goes to the
-inner app: ``StubApi`` below by default, the real server (``tracker.server``'s
-``create_app(...)``) once it exists. The inner app gets the request unchanged (full path),
-so it must serve the routes under the API base itself.
+inner app: ``StubApi`` below by default, or the real server
+(``Recorder(create_app(settings, get_email=...), mounted=True)``). A ``mounted`` app is
+called the way Starlette's ``Mount`` calls a sub-app (``root_path`` extended by the base,
+``path`` unchanged), so it serves ``/activity/heartbeat``; otherwise it gets the request
+unchanged and must serve the routes under the base itself, as the stub does.
 
 The server runs in its own thread and event loop; tests read the log from the main
 thread, hence the lock and the condition.
@@ -62,9 +64,12 @@ class _State:
 
 
 class Recorder:
-    def __init__(self, app: ASGIApp | None = None, *, base: str = API_BASE) -> None:
+    def __init__(
+        self, app: ASGIApp | None = None, *, base: str = API_BASE, mounted: bool = False
+    ) -> None:
         self.base = base.rstrip("/")
         self.app: ASGIApp = app if app is not None else StubApi(base=self.base)
+        self.mounted = mounted
         self._state = _State()
         self._changed = threading.Condition()
 
@@ -182,6 +187,8 @@ class Recorder:
                 status = int(message["status"])
             await send(message)
 
+        if self.mounted:
+            scope = {**scope, "root_path": scope.get("root_path", "") + self.base}
         await self.app(scope, replay, watch)
         return status
 
@@ -276,7 +283,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 async def _send_json(send: Send, status: int, document: dict[str, Any]) -> None:
-    body = json.dumps(document).encode()
+    body = json.dumps(document, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import ModuleType
 
 from playwright.sync_api import Page, Playwright
 
-from .conftest import assert_local
+from tracker.config import parse_config
+
+from .conftest import PAGES, assert_local
 from .helpers import LESSON, wait_ready
 from .recorder import CLOSE, Recorder
-from .site import LiveSite
+from .site import TEST_CONFIG, LiveSite, ServerThread, Site
 
 POST = """async ([url, body]) => {
     try {
@@ -34,7 +38,7 @@ def test_recorder_logs_dedupes_and_fails_on_demand(
     recorder.fail_next("/activity/heartbeat", 2, status=503)
     answers = [page.evaluate(POST, [url, WINDOW])[0] for _ in range(3)]
     assert answers == [503, 503, 204]
-    assert page.evaluate(POST, [url, WINDOW]) == [200, '{"duplicate": true}']
+    assert page.evaluate(POST, [url, WINDOW]) == [200, '{"duplicate":true}']
 
     recorder.go_down(status=CLOSE)
     assert page.evaluate(POST, [url, WINDOW]) == ["network error", "TypeError"]
@@ -99,3 +103,35 @@ def test_fake_clock_drives_heartbeats_of_a_booted_tracker(
     page.clock.run_for("00:31")  # two flush intervals of 15 s
     windows = recorder.wait_for("/activity/heartbeat", count=2)
     assert [w.json()["elapsedMs"] for w in windows[:2]] == [15000, 15000]
+
+
+def test_recorder_can_front_the_real_server(page: Page, site: LiveSite, tmp_path: Path) -> None:
+    """The stub's place can be taken by tracker.server: same recorder, same site."""
+    from tracker.server.server import create_app
+    from tracker.server.settings import Settings
+
+    settings = Settings(config=parse_config(TEST_CONFIG), database=tmp_path / "e2e.sqlite")
+    app = create_app(settings, get_email=lambda request: "student@example.com")
+    recorder = Recorder(app, mounted=True)
+    server = ServerThread(Site(site.bundle, PAGES, recorder, TEST_CONFIG))
+    server.start()
+    try:
+        page.goto(f"{server.url}/blank.html")
+        url = f"{server.url}/api/timeback/activity/heartbeat"
+        window = json.dumps(
+            {
+                "id": "lesson-1",
+                "name": "Lesson 1",
+                "course": {"subject": "Math", "grade": 3},
+                "runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+                "startedAt": "2026-01-27T10:00:00.000Z",
+                "endedAt": "2026-01-27T10:00:15.000Z",
+                "elapsedMs": 14200,
+                "pausedMs": 800,
+            }
+        )
+        assert page.evaluate(POST, [url, window])[0] == 204
+        assert page.evaluate(POST, [url, window]) == [200, '{"duplicate":true}']
+        assert [r.status for r in recorder.of("/activity/heartbeat")] == [204, 200]
+    finally:
+        server.stop()
