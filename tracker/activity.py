@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracker")
 
 
+def _resolved() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+    future.set_result(None)
+    return future
+
+
 def _compact(body: Mapping[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
@@ -119,37 +125,44 @@ class Activity:
         if self._engine and not self._ended:
             self._apply(self._engine.resume(self._at(at)))
 
-    async def flush_time_spent(self, at: int | None = None) -> None:
-        """Send the open window now and wait for it. No-op when paused, ended or ``time: false``.
+    # flushTimeSpent() and end() close the window when they are called, not when their
+    # coroutine first runs: a call replayed after boot (B1) keeps its place among the
+    # other replayed events. So they are plain methods that return an awaitable.
 
-        Serialized with every other send (W6). Failures go to ``onError`` and never raise:
-        time-spent errors are not fatal (R2).
+    def flush_time_spent(self, at: int | None = None) -> asyncio.Future[None]:
+        """Send the open window now; await it to know it was attempted.
+
+        A no-op when paused, ended or ``time: false``. Serialized with every other send (W6).
+        Failures go to ``onError`` and never raise: time-spent errors are not fatal (R2).
         """
         if self._engine is None or self._ended or self._engine.is_paused:
-            return
-        await self._deliver(self._engine.flush(self._at(at)))
+            return _resolved()
+        sent = self._apply(self._engine.flush(self._at(at)))
+        return asyncio.ensure_future(self._wait_for(sent))
 
-    async def end(self, data: Mapping[str, Any] | CompletionData | None = None) -> None:
-        """Final flush, then the completion when ``data`` is given.
+    def end(
+        self, data: Mapping[str, Any] | CompletionData | None = None, at: int | None = None
+    ) -> asyncio.Future[None]:
+        """Final flush, then the completion when ``data`` is given; await the result.
 
+        Bad ``data`` raises ``TrackerValidationError`` at once, before anything is sent.
         A failed completion calls ``onError`` with ``{type: 'completion'}`` and raises; the
         activity stays usable and ``end()`` may be called again (R2).
         """
         if self._ended:
-            return
+            return _resolved()
         completion = None if data is None else self._completion(data)
         if self._ending is not None and not self._ending.done():
-            await asyncio.shield(self._ending)
-            return
-        self._ending = asyncio.get_event_loop().create_future()
-        try:
-            await self._end(completion)
-        except BaseException as exc:
-            self._ending.set_exception(exc)
-            self._ending.exception()  # retrieved here; the caller gets it raised below
-            raise
-        else:
-            self._ending.set_result(None)
+            return self._ending  # one completion for concurrent calls
+        now = self._at(at)
+        sent: list[asyncio.Future[bool]] = []
+        if self._engine is not None:
+            if completion is not None and completion.time is not None:
+                self._engine.discard_open_window(now)  # the override replaces tracked time
+            else:
+                sent = self._apply(self._engine.end(now))
+        self._ending = asyncio.ensure_future(self._complete(completion, now, sent))
+        return self._ending
 
     # -- flush from the page events (browser adapter calls these) ---------------------------
 
@@ -184,14 +197,10 @@ class Activity:
         # times (B1); the timer (due at once if overdue) catches up after them.
         self._schedule()
 
-    async def _end(self, completion: CompletionData | None) -> None:
-        now = self._now()
-        if self._engine is not None:
-            if completion is not None and completion.time is not None:
-                self._engine.discard_open_window(now)
-                await self._deliver([])
-            else:
-                await self._deliver(self._engine.end(now))
+    async def _complete(
+        self, completion: CompletionData | None, now: int, sent: list[asyncio.Future[bool]]
+    ) -> None:
+        await self._wait_for(sent)
         if completion is not None:
             body = self._submit_body(completion, now)
             url = self._tracker.url(SUBMIT_PATH)
@@ -306,9 +315,8 @@ class Activity:
             )
         ]
 
-    async def _deliver(self, effects: list[Effect]) -> None:
-        """Apply effects and wait until this activity's sends so far were attempted."""
-        sent = self._apply(effects)
+    async def _wait_for(self, sent: list[asyncio.Future[bool]]) -> None:
+        """Wait until these sends, and every one queued before them, were attempted."""
         if sent:
             await asyncio.gather(*sent)
         else:

@@ -46,69 +46,6 @@
     configUrl: configAttr ? new URL(configAttr, location.href).href : null,
   };
 
-  // Python glue. Pyodide turns any exception that crosses into JS into a PythonError whose
-  // message is a traceback, even a raised JS Error; so the glue keeps the exception on the
-  // Python side and hands over a JS Error made from it: message str(exc), name the class,
-  // `field` when the exception has one. The bridge's own JS errors pass unchanged.
-  // An exception that is neither a TrackerError nor a JS error is a bug: its traceback
-  // goes to the console. `at` (a replayed call's time) is passed only to methods that
-  // take it, so the glue follows the bridge as it grows.
-  const GLUE = `
-import inspect
-import traceback
-
-import js
-from pyodide.ffi import JsException
-
-from tracker.errors import TrackerError
-
-_error = None
-
-def _js_error(exc):
-    if isinstance(exc, JsException):
-        return exc
-    if not isinstance(exc, TrackerError):
-        traceback.print_exception(exc)
-    error = js.Error.new(str(exc))
-    error.name = type(exc).__name__
-    field = getattr(exc, "field", None)
-    if field is not None:
-        error.field = field
-    return error
-
-def _method(target, name, at, args):
-    method = getattr(target, name)
-    if at is None:
-        return method, {}
-    try:
-        takes_at = "at" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        takes_at = False
-    return method, ({"at": at} if takes_at else {})
-
-def call(target, name, at, *args):
-    global _error
-    try:
-        method, kwargs = _method(target, name, at, args)
-        return method(*args, **kwargs)
-    except Exception as exc:
-        _error = _js_error(exc)
-        raise
-
-def take_error():
-    global _error
-    error, _error = _error, None
-    return error
-
-async def call_async(target, name, at, *args):
-    try:
-        method, kwargs = _method(target, name, at, args)
-        await method(*args, **kwargs)
-    except Exception as exc:
-        return _js_error(exc)
-    return None
-`;
-
   // ---- state ------------------------------------------------------------------------
   const BOOTING = "booting";
   const READY = "ready";
@@ -117,7 +54,7 @@ async def call_async(target, name, at, *args):
     phase: BOOTING,
     error: null, // the boot error once FAILED
     bridge: null, // Python Bridge
-    glue: null, // Python functions of GLUE
+    glue: null, // call / call_async / take_error of tracker.browser.bridge
     queue: [], // calls made while booting, replayed in order
     current: null, // the activity started while booting (the JS side knows it)
     byRunId: new Map(), // runId -> facade, so `current` returns the object start() gave
@@ -146,7 +83,7 @@ async def call_async(target, name, at, *args):
     return error;
   }
 
-  // A Python method call; throws the JS Error that GLUE made of a Python exception.
+  // A Python method call; throws the JS Error that the bridge made of a Python exception.
   function pyCall(target, name, at, ...args) {
     try {
       return state.glue.call(target, name, at, ...args);
@@ -155,7 +92,7 @@ async def call_async(target, name, at, *args):
     }
   }
 
-  // An awaitable Python method; the promise rejects with the JS Error made by GLUE.
+  // An awaitable Python method; the promise rejects with the JS Error made by the bridge.
   async function pyCallAsync(target, name, at, ...args) {
     const error = await state.glue.call_async(target, name, at, ...args);
     if (error) throw error;
@@ -402,14 +339,15 @@ async def call_async(target, name, at, *args):
 
     const module = pyodide.pyimport("tracker.browser.bridge");
     performance.mark(MARK + "packages-loaded");
-    const namespace = pyodide.globals.get("dict")();
-    pyodide.runPython(GLUE, { globals: namespace });
+    // Pyodide turns a Python exception that reaches JavaScript into a PythonError whose
+    // message is a traceback; these keep the exception in Python and hand back a JS Error
+    // (message, name, field). `at` is the time of a call queued while booting (B1).
+    // Attributes of a PyProxy are borrowed: copy them to keep them past module.destroy().
     state.glue = {
-      call: namespace.get("call"),
-      call_async: namespace.get("call_async"),
-      take_error: namespace.get("take_error"),
+      call: module.call.copy(),
+      call_async: module.call_async.copy(),
+      take_error: module.take_error.copy(),
     };
-    namespace.destroy();
 
     const bridge = pyCall(module, "install", undefined, options);
     module.destroy();
@@ -434,7 +372,7 @@ async def call_async(target, name, at, *args):
       }
       try {
         if (op.kind === "start") {
-          activity._attach(pyCall(state.bridge, "start", undefined, activity._params, op.at));
+          activity._attach(pyCall(state.bridge, "start", op.at, activity._params));
           started.push(activity);
         } else if (op.kind === "call") {
           pyCall(activity._py, op.name, op.at, ...op.args);

@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page
 
 from .helpers import LESSON, READING, errors, wait_ready
@@ -101,11 +100,6 @@ def test_start_during_boot_is_synchronous_and_replayed_with_call_times(
     assert errors(console) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker.browser.bridge: JsActivity.end(data) takes no `at`, so a replayed end() "
-    "closes the window at replay time; timeback.js passes `at` as soon as end() accepts it",
-)
 def test_end_during_boot_closes_the_window_at_its_call_time(
     page: Page, site: LiveSite, recorder: Recorder
 ) -> None:

@@ -49,15 +49,16 @@ def test_recorder_logs_dedupes_and_fails_on_demand(
     log = recorder.requests
     answered = [(r.route, r.status) for r in log]
     # Chromium resends a request once when a reused connection closes without an answer:
-    # the dropped heartbeat is logged once or twice.
+    # the dropped heartbeat is logged once or twice, and the log entry of a dropped
+    # connection may land after the next request's, so drops are checked apart.
     dropped = answered.count(("/activity/heartbeat", None))
     assert dropped in (1, 2)
-    assert answered == [
+    assert answered.index(("/activity/heartbeat", None)) > 3
+    assert [a for a in answered if a != ("/activity/heartbeat", None)] == [
         ("/activity/heartbeat", 503),
         ("/activity/heartbeat", 503),
         ("/activity/heartbeat", 204),
         ("/activity/heartbeat", 200),
-        *[("/activity/heartbeat", None)] * dropped,
         ("/activity/submit", 204),
     ]
     assert log[0].method == "POST"

@@ -1,18 +1,20 @@
 """What ``timeback.js`` calls: the reference API for JavaScript pages.
 
 JavaScript objects come in as ``JsProxy``; callbacks are called with JavaScript values
-(``onError(Error, {type, activityId, runId})``); failures are thrown as JavaScript ``Error``s
+(``onError(Error, {type, activityId, runId})``); failures reach JavaScript as ``Error``s
 whose ``name`` is the Python class and ``field`` the offending field, never a traceback.
+Every method that a page can call while Python boots takes ``at``, the time of the call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import js
-from pyodide.ffi import JsProxy, to_js
+from pyodide.ffi import JsException, JsProxy, to_js
 
 from ..activity import Activity
 from ..errors import TrackerError
@@ -20,7 +22,6 @@ from ..models import CompletionData
 from .api import activity as api
 from .page import visibility_history
 
-T = TypeVar("T")
 _CALLBACKS = {"onError", "onPause", "onResume", "onFlush"}
 
 
@@ -30,36 +31,62 @@ def _js_object(value: dict[str, Any]) -> Any:
 
 def js_error(exc: BaseException) -> Any:
     """A JavaScript ``Error`` for a Python exception: message, name and the field at fault."""
+    if isinstance(exc, JsException):
+        return exc  # a JavaScript error that passed through Python: hand back the original
+    if not isinstance(exc, TrackerError):
+        traceback.print_exception(exc)  # a bug, not a usage error: keep its traceback
     error = js.Error.new(str(exc))
     error.name = type(exc).__name__
-    field = getattr(exc, "field", None)
-    if field is not None:
-        error.field = field
-    status = getattr(exc, "status", None)
-    if status is not None:
-        error.status = status
+    for attribute in ("field", "status"):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            setattr(error, attribute, value)
     return error
 
 
-def _raise_as_js(exc: BaseException) -> None:
-    """Pyodide throws a raised ``JsProxy`` of an Error as that very Error in JavaScript."""
-    raise js_error(exc) from exc
+# Pyodide 314 turns any exception that crosses into JavaScript into a PythonError whose
+# message is a traceback, even a raised JS Error. So timeback.js calls Python through
+# these three functions: the exception stays here and JavaScript gets an Error made of it.
+_last_error: Any = None
 
 
-def _guard(call: Callable[[], T]) -> T:
+def _keywords(at: float | None) -> dict[str, int]:
+    # ``at`` is the performance.now() of a call queued during boot (B1).
+    return {} if at is None else {"at": round(at)}
+
+
+def call(target: Any, name: str, at: float | None, *args: Any) -> Any:
+    """``target.name(*args)``; on failure ``take_error()`` has the JavaScript Error."""
+    global _last_error
     try:
-        return call()
-    except TrackerError as exc:
-        _raise_as_js(exc)
-        raise  # unreachable; keeps type checkers content
-
-
-async def _guard_async(awaitable: Awaitable[T]) -> T:
-    try:
-        return await awaitable
-    except TrackerError as exc:
-        _raise_as_js(exc)
+        return getattr(target, name)(*args, **_keywords(at))
+    except Exception as exc:
+        _last_error = js_error(exc)
         raise
+
+
+def take_error() -> Any:
+    global _last_error
+    error, _last_error = _last_error, None
+    return error
+
+
+def call_async(target: Any, name: str, at: float | None, *args: Any) -> Any:
+    """Calls ``target.name(*args)`` now and gives JavaScript something to await that
+    settles with ``None`` or the JavaScript Error, instead of rejecting with a traceback."""
+    try:
+        pending = getattr(target, name)(*args, **_keywords(at))
+    except Exception as exc:
+        return js_error(exc)
+    return asyncio.ensure_future(_settled(pending))
+
+
+async def _settled(pending: Awaitable[Any]) -> Any:
+    try:
+        await pending
+    except Exception as exc:
+        return js_error(exc)
+    return None
 
 
 def _wrap_callback(name: str, function: Any) -> Callable[..., Any]:
@@ -126,27 +153,24 @@ class JsActivity:
     def total_active_ms(self) -> int:
         return self._inner.total_active_ms
 
-    def pause(self, at: float | None = None) -> None:
-        stamp = None if at is None else round(at)
-        self._catch_up(stamp)
-        self._inner.pause(stamp)
+    def pause(self, at: int | None = None) -> None:
+        self._catch_up(at)
+        self._inner.pause(at)
 
-    def resume(self, at: float | None = None) -> None:
-        stamp = None if at is None else round(at)
-        self._catch_up(stamp)
-        self._inner.resume(stamp)
+    def resume(self, at: int | None = None) -> None:
+        self._catch_up(at)
+        self._inner.resume(at)
 
-    def flush_time_spent(self, at: float | None = None) -> asyncio.Future[None]:
-        stamp = None if at is None else round(at)
-        self._catch_up(stamp)
-        return asyncio.ensure_future(_guard_async(self._inner.flush_time_spent(stamp)))
+    def flush_time_spent(self, at: int | None = None) -> Awaitable[None]:
+        self._catch_up(at)
+        return self._inner.flush_time_spent(at)
 
-    def end(self, data: Any = None) -> asyncio.Future[None]:
-        self._catch_up()
+    def end(self, data: Any = None, at: int | None = None) -> Awaitable[None]:
+        self._catch_up(at)
         completion: dict[str, Any] | CompletionData | None = None
         if data is not None:
             completion = data.to_py() if isinstance(data, JsProxy) else data
-        return asyncio.ensure_future(_guard_async(self._inner.end(completion)))
+        return self._inner.end(completion, at)
 
 
 class Bridge:
@@ -156,18 +180,15 @@ class Bridge:
     async def ready(self) -> None:
         await api.ready()
 
-    def start(self, params: Any, called_at: float | None = None) -> JsActivity:
-        def start() -> JsActivity:
-            now = round(float(js.performance.now()))
-            at = now if called_at is None else min(now, round(called_at))
-            history = visibility_history(at) if called_at is not None else []
-            # The state at the call starts the engine; later entries are fed in time order
-            # with the replayed calls; entries after now arrive as live events instead.
-            inner = api.start(_params(params), called_at=at, visibility_history=history[:1])
-            self._current = JsActivity(inner, [h for h in history[1:] if h[0] <= now])
-            return self._current
-
-        return _guard(start)
+    def start(self, params: Any, at: int | None = None) -> JsActivity:
+        now = round(float(js.performance.now()))
+        called_at = now if at is None else min(now, at)
+        history = visibility_history(called_at) if at is not None else []
+        # The state at the call starts the engine; later entries are fed in time order
+        # with the replayed calls; entries after now arrive as live events instead.
+        inner = api.start(_params(params), called_at=called_at, visibility_history=history[:1])
+        self._current = JsActivity(inner, [h for h in history[1:] if h[0] <= now])
+        return self._current
 
     def current(self) -> JsActivity | None:
         inner = api.current
