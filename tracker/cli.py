@@ -27,6 +27,16 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--data", default="data", help="data folder (SQLite store)")
         sub.add_argument("--config", default=None, help="timeback.config.json to use")
         sub.add_argument("--bundle", default="dist/timeback", help="browser bundle folder")
+        if name == "demo":
+            sub.add_argument(
+                "--cache", default=".cache", help="download cache (default: %(default)s)"
+            )
+            sub.add_argument(
+                "--static",
+                metavar="OUT",
+                default=None,
+                help="write the demo as static files to OUT (no server needed) and exit",
+            )
     return parser
 
 
@@ -37,11 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         build_bundle(out=args.out, cache=args.cache)
         return 0
+    # Both serve the API, the bundle and the demo site (tracker.demo composes them).
     if args.command == "serve":
-        from .server.main import serve
+        from .demo.main import serve
 
         return int(serve(args))
-    from .server.main import demo
+    from .demo.main import demo
 
     return int(demo(args))
 

@@ -1,0 +1,189 @@
+"""Read-only views of the tracker's store for the dashboard and the event feed.
+
+Everything here runs inside ``store.aread`` (one read transaction) and only reads the tables
+that the pipeline writes: the time ledger, the gradebook, the XP ledger, course progress and
+the Caliper events themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..config import AppConfig
+from ..server.profile import Day, profile
+from ..server.store import Tx
+from ..timefmt import iso_from_epoch_ms
+
+NAME = "json_extract(e.body, '$.object.activity.name')"
+COURSE = "json_extract(e.body, '$.object.course.name')"
+
+
+def _round(value: float, digits: int = 2) -> int | float:
+    rounded = round(value, digits)
+    return int(rounded) if float(rounded).is_integer() else rounded
+
+
+def _minutes(ms: float) -> int | float:
+    return _round(ms / 60_000)
+
+
+def _local_date(epoch_ms: int, zone: ZoneInfo) -> date:
+    return datetime.fromtimestamp(epoch_ms / 1000, zone).date()
+
+
+def _day_start_ms(day: date, zone: ZoneInfo) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
+
+
+def minutes_per_day(
+    tx: Tx, email: str, zone: ZoneInfo, today: date, days: int
+) -> list[dict[str, Any]]:
+    """Active minutes and credited XP of each of the last ``days`` local days, oldest first."""
+    first = today - timedelta(days=days - 1)
+    since = _day_start_ms(first, zone)
+    active: dict[date, float] = {}
+    for ended, ms in tx.all(
+        "SELECT ended_at_ms, active_ms FROM time_ledger WHERE user_email = ? AND ended_at_ms >= ?",
+        (email, since),
+    ):
+        key = _local_date(int(ended), zone)
+        active[key] = active.get(key, 0) + float(ms)
+    xp: dict[date, float] = {}
+    for occurred, credited in tx.all(
+        "SELECT occurred_at_ms, credited FROM xp_ledger"
+        " WHERE user_email = ? AND occurred_at_ms >= ?",
+        (email, since),
+    ):
+        key = _local_date(int(occurred), zone)
+        xp[key] = xp.get(key, 0) + float(credited)
+    result = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        result.append(
+            {
+                "date": day.isoformat(),
+                "activeMinutes": _minutes(active.get(day, 0)),
+                "xp": _round(xp.get(day, 0)),
+            }
+        )
+    return result
+
+
+def minutes_per_activity(tx: Tx, email: str) -> list[dict[str, Any]]:
+    """All-time active minutes per activity, most first; the name comes from its events."""
+    rows = tx.all(
+        f"SELECT t.activity_url, SUM(t.active_ms), MAX({NAME}), MAX({COURSE}),"
+        " COUNT(DISTINCT t.run_id), COUNT(*)"
+        " FROM time_ledger t LEFT JOIN events e ON e.id = t.event_id"
+        " WHERE t.user_email = ? GROUP BY t.activity_url ORDER BY SUM(t.active_ms) DESC",
+        (email,),
+    )
+    return [
+        {
+            "activityUrl": str(url),
+            "name": str(name or url.rsplit("/", 1)[-1]),
+            "course": course,
+            "activeMinutes": _minutes(float(ms)),
+            "activeMs": int(ms),
+            "runs": int(runs),
+            "windows": int(windows),
+        }
+        for url, ms, name, course, runs, windows in rows
+    ]
+
+
+def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
+    """Completions (newest first) with score and XP, and course-completion entries."""
+    rows = tx.all(
+        f"SELECT g.kind, g.course_key, g.activity_url, g.run_id, g.ended_at_ms, g.attempt,"
+        f" g.total_questions, g.correct_questions, g.score, g.mastered_units, g.pct_complete,"
+        f" g.recorded_at_ms, {NAME}, {COURSE}, x.claimed, x.credited"
+        " FROM gradebook g LEFT JOIN events e ON e.id = g.event_id"
+        " LEFT JOIN xp_ledger x ON x.event_id = g.event_id AND g.kind = 'activity'"
+        " WHERE g.user_email = ? ORDER BY g.recorded_at_ms DESC, g.id DESC",
+        (email,),
+    )
+    entries = []
+    for (
+        kind,
+        course_key,
+        url,
+        run_id,
+        ended,
+        attempt,
+        total,
+        correct,
+        score,
+        mastered,
+        pct,
+        recorded,
+        name,
+        course,
+        claimed,
+        credited,
+    ) in rows:
+        entries.append(
+            {
+                "kind": kind,
+                "courseKey": course_key,
+                "course": course,
+                "activityUrl": url,
+                "name": name,
+                "runId": run_id,
+                "endedAt": iso_from_epoch_ms(int(ended)) if ended is not None else None,
+                "recordedAt": iso_from_epoch_ms(int(recorded)),
+                "attempt": attempt,
+                "totalQuestions": total,
+                "correctQuestions": correct,
+                "score": None if score is None else _round(float(score) * 100, 1),
+                "masteredUnits": mastered,
+                "pctComplete": None if pct is None else _round(float(pct)),
+                "xpClaimed": None if claimed is None else _round(float(claimed)),
+                "xpCredited": None if credited is None else _round(float(credited)),
+            }
+        )
+    return entries
+
+
+def dashboard(
+    tx: Tx, config: AppConfig, env: str, email: str, zone: ZoneInfo, now_ms: int, days: int = 7
+) -> dict[str, Any]:
+    today = Day.containing(now_ms, zone)
+    summary = profile(tx, config, env, email, today)
+    return {
+        "email": email,
+        "timeZone": zone.key,
+        "xp": summary["xp"],
+        "activeMinutes": summary["activeMinutes"],
+        "courses": summary["courses"],
+        "days": minutes_per_day(tx, email, zone, _local_date(now_ms, zone), days),
+        "activities": minutes_per_activity(tx, email),
+        "gradebook": gradebook(tx, email),
+    }
+
+
+def events_after(tx: Tx, email: str, after: int, limit: int) -> dict[str, Any]:
+    """The user's Caliper events with ``seq > after``: the newest ``limit``, oldest first."""
+    rows = tx.all(
+        "SELECT seq, type, event_time, created_at_ms, body FROM events"
+        " WHERE user_email = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
+        (email, after, limit),
+    )
+    rows.reverse()
+    last = tx.one("SELECT COALESCE(MAX(seq), 0) FROM events WHERE user_email = ?", (email,))
+    return {
+        "last": max(int(last[0]), after),
+        "events": [
+            {
+                "seq": int(seq),
+                "type": str(kind),
+                "eventTime": str(event_time),
+                "storedAt": iso_from_epoch_ms(int(created)),
+                "event": json.loads(body),
+            }
+            for seq, kind, event_time, created, body in rows
+        ],
+    }

@@ -1,0 +1,157 @@
+"""Where a stateful lesson left off, per user and lesson: its ``runId``, step and answers.
+
+Kept in its own SQLite file next to the tracker's store (``data/demo.sqlite3``): the demo's
+state is the app's business, not the tracker's, as it would be in a real app.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+DB_FILE = "demo.sqlite3"
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS lesson_runs (
+    user_email TEXT NOT NULL,
+    lesson_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    answers TEXT NOT NULL DEFAULT '{}',
+    visits INTEGER NOT NULL DEFAULT 0,
+    started_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    completed_at_ms INTEGER,
+    result TEXT,
+    PRIMARY KEY (user_email, lesson_id))"""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class LessonRun:
+    """One user's current run of one stateful lesson."""
+
+    lesson_id: str
+    run_id: str
+    step: int = 0
+    answers: dict[str, int] = field(default_factory=dict)
+    visits: int = 0
+    completed: bool = False
+    result: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "lessonId": self.lesson_id,
+            "runId": self.run_id,
+            "step": self.step,
+            "answers": self.answers,
+            "visits": self.visits,
+            "completed": self.completed,
+            "result": self.result,
+        }
+
+
+class DemoState:
+    """Blocking SQLite calls behind one lock; ``a*`` methods run them in a worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute(SCHEMA)
+
+    def _row(self, email: str, lesson_id: str) -> LessonRun | None:
+        row = self._conn.execute(
+            "SELECT run_id, step, answers, visits, completed_at_ms, result FROM lesson_runs"
+            " WHERE user_email = ? AND lesson_id = ?",
+            (email, lesson_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return LessonRun(
+            lesson_id=lesson_id,
+            run_id=str(row[0]),
+            step=int(row[1]),
+            answers={str(k): int(v) for k, v in json.loads(row[2]).items()},
+            visits=int(row[3]),
+            completed=row[4] is not None,
+            result=json.loads(row[5]) if row[5] else None,
+        )
+
+    def visit(self, email: str, lesson_id: str) -> LessonRun:
+        """The run to resume (a new one on the first visit); counts the visit."""
+        with self._lock:
+            now = _now_ms()
+            self._conn.execute(
+                "INSERT INTO lesson_runs (user_email, lesson_id, run_id, started_at_ms,"
+                " updated_at_ms) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_email, lesson_id) DO NOTHING",
+                (email, lesson_id, str(uuid.uuid4()), now, now),
+            )
+            self._conn.execute(
+                "UPDATE lesson_runs SET visits = visits + 1 WHERE user_email = ? AND lesson_id = ?",
+                (email, lesson_id),
+            )
+            run = self._row(email, lesson_id)
+            assert run is not None
+            return run
+
+    def get(self, email: str, lesson_id: str) -> LessonRun | None:
+        with self._lock:
+            return self._row(email, lesson_id)
+
+    def save(self, email: str, lesson_id: str, step: int, answers: dict[str, int]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE lesson_runs SET step = ?, answers = ?, updated_at_ms = ?"
+                " WHERE user_email = ? AND lesson_id = ? AND completed_at_ms IS NULL",
+                (step, json.dumps(answers), _now_ms(), email, lesson_id),
+            )
+
+    def complete(self, email: str, lesson_id: str, result: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE lesson_runs SET completed_at_ms = ?, result = ?"
+                " WHERE user_email = ? AND lesson_id = ?",
+                (_now_ms(), json.dumps(result), email, lesson_id),
+            )
+
+    def restart(self, email: str, lesson_id: str) -> LessonRun:
+        """Forgets the run (completed or not): the next visit starts a new one."""
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM lesson_runs WHERE user_email = ? AND lesson_id = ?",
+                (email, lesson_id),
+            )
+        return self.visit(email, lesson_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    async def avisit(self, email: str, lesson_id: str) -> LessonRun:
+        return await anyio.to_thread.run_sync(self.visit, email, lesson_id)
+
+    async def aget(self, email: str, lesson_id: str) -> LessonRun | None:
+        return await anyio.to_thread.run_sync(self.get, email, lesson_id)
+
+    async def asave(self, email: str, lesson_id: str, step: int, answers: dict[str, int]) -> None:
+        await anyio.to_thread.run_sync(self.save, email, lesson_id, step, answers)
+
+    async def acomplete(self, email: str, lesson_id: str, result: dict[str, Any]) -> None:
+        await anyio.to_thread.run_sync(self.complete, email, lesson_id, result)
+
+    async def arestart(self, email: str, lesson_id: str) -> LessonRun:
+        return await anyio.to_thread.run_sync(self.restart, email, lesson_id)
