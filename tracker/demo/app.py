@@ -6,7 +6,7 @@
     GET  /demo/api/events?after=SEQ&limit=N    the user's Caliper events after SEQ
     GET  /demo/api/lessons/{id}/run            a stateful lesson's run to resume (counts a visit)
     PUT  /demo/api/lessons/{id}/run            {"step", "answers"}: where the learner is
-    POST /demo/api/lessons/{id}/run/restart    forget the run; a new runId
+    POST /demo/api/lessons/{id}/run/restart    forget the run: the next visit gets a new runId
     POST /demo/api/lessons/{id}/complete       the server completes the run: activity.record()
     GET  /...                                  web/demo (catalogue, sign-in, lessons, dashboard)
 
@@ -218,8 +218,8 @@ class DemoSite:
         check_origin(request, self.server.settings.allowed_origins)
         email = self._email(request)
         lesson = self._lesson(request, stateful=True)
-        fresh = await self.state.arestart(email, lesson.id)
-        return json_response(200, self._run_json(lesson, fresh), NO_STORE)
+        await self.state.arestart(email, lesson.id)
+        return Response(status_code=204)
 
     async def complete(self, request: Request) -> Response:
         """The server completes the run: score from the saved answers, XP from the active

@@ -128,14 +128,13 @@ class DemoState:
                 (_now_ms(), json.dumps(result), email, lesson_id),
             )
 
-    def restart(self, email: str, lesson_id: str) -> LessonRun:
+    def restart(self, email: str, lesson_id: str) -> None:
         """Forgets the run (completed or not): the next visit starts a new one."""
         with self._lock:
             self._conn.execute(
                 "DELETE FROM lesson_runs WHERE user_email = ? AND lesson_id = ?",
                 (email, lesson_id),
             )
-        return self.visit(email, lesson_id)
 
     def close(self) -> None:
         with self._lock:
@@ -153,5 +152,5 @@ class DemoState:
     async def acomplete(self, email: str, lesson_id: str, result: dict[str, Any]) -> None:
         await anyio.to_thread.run_sync(self.complete, email, lesson_id, result)
 
-    async def arestart(self, email: str, lesson_id: str) -> LessonRun:
-        return await anyio.to_thread.run_sync(self.restart, email, lesson_id)
+    async def arestart(self, email: str, lesson_id: str) -> None:
+        await anyio.to_thread.run_sync(self.restart, email, lesson_id)
