@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from playwright.sync_api import Page
 
 from . import browser_config
+from .recorder import RecordedRequest
 
 MARKS = (
     "timeback:script-start",
@@ -56,3 +59,128 @@ def marks(page: Page) -> dict[str, float]:
 
 def errors(console: list[tuple[str, str]]) -> list[str]:
     return [text for kind, text in console if kind in ("error", "pageerror")]
+
+
+# ---- for the tracking tests (test_tracking_*.py) ----
+HEARTBEAT = "/activity/heartbeat"
+SUBMIT = "/activity/submit"
+WINDOW_KEY_PREFIX = "timeback.window."
+LIFECYCLE_EVENTS = ("visibilitychange", "pagehide", "pageshow", "freeze", "resume")
+
+
+def run_at_dom_ready(page: Page, body: str, **values: Any) -> None:
+    """Runs ``body`` at DOMContentLoaded of every page load: timeback.js has run, Python is
+    still booting. ``values`` become JSON constants of the same names."""
+    constants = "".join(f"const {name} = {json.dumps(value)};\n" for name, value in values.items())
+    page.add_init_script(
+        f'document.addEventListener("DOMContentLoaded", () => {{\n{constants}{body}\n}});'
+    )
+
+
+def freeze_clock(page: Page) -> int:
+    """After boot under ``page.clock.install()``: stops the fake clock on the next whole second
+    and returns ``performance.now()``. From here only ``run_for`` moves time."""
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)
+    now: float = page.evaluate("performance.now()")
+    assert now == int(now), "the fake clock should stop on a whole millisecond"
+    return int(now)
+
+
+def set_visibility(page: Page, state: str) -> None:
+    """Makes the document ``hidden``/``visible`` and fires ``visibilitychange``.
+
+    This is our event, not the browser's (a page driven by ``chromium.launch()`` never
+    becomes hidden): ``test_tracking_realtab.py`` does the same with real hidden tabs.
+    Under the fake clock the event's ``timeStamp`` is the fake ``performance.now()``.
+    """
+    page.evaluate(
+        """(state) => {
+            Object.defineProperty(document, "visibilityState",
+                                  {configurable: true, get: () => state});
+            Object.defineProperty(document, "hidden",
+                                  {configurable: true, get: () => state === "hidden"});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
+
+
+def iso(epoch_ms: int) -> str:
+    """wire §1 time format: ISO 8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_ms(text: str) -> int:
+    return round(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def window_body(
+    lesson: dict[str, Any], run_id: str, started: int, ended: int, active: int, paused: int
+) -> dict[str, Any]:
+    """The heartbeat body (wire §1) of a window from ``started`` to ``ended`` (epoch ms)."""
+    return {
+        "id": lesson["id"],
+        "name": lesson["name"],
+        "course": lesson["course"],
+        "runId": run_id,
+        "startedAt": iso(started),
+        "endedAt": iso(ended),
+        "elapsedMs": active,
+        "pausedMs": paused,
+    }
+
+
+def bodies(requests: list[RecordedRequest]) -> list[dict[str, Any]]:
+    return [request.json() for request in requests]
+
+
+def counted_windows(requests: list[RecordedRequest]) -> list[dict[str, Any]]:
+    """The heartbeats the server counted: accepted (2xx) and not a duplicate, in order."""
+    return [request.json() for request in requests if request.status == 204]
+
+
+def assert_active_total(windows: list[dict[str, Any]], visible_ms: float) -> None:
+    """The active time the server counted equals the timeline's visible time (to 5 ms),
+    each window once: a window is identified by runId + startedAt (wire §1)."""
+    distinct = {(w["runId"], w["startedAt"]): w for w in windows}
+    assert len(distinct) == len(windows), "a window was counted twice"
+    total = sum(w["elapsedMs"] for w in distinct.values())
+    assert abs(total - visible_ms) <= 5, f"server counted {total} ms active, timeline {visible_ms}"
+
+
+def assert_windows_add_up(windows: list[dict[str, Any]]) -> None:
+    """W2: elapsedMs + pausedMs == endedAt − startedAt, whole numbers ≥ 0 (wire §1)."""
+    for window in windows:
+        for key in ("elapsedMs", "pausedMs"):
+            assert isinstance(window[key], int) and window[key] >= 0, window
+        span = epoch_ms(window["endedAt"]) - epoch_ms(window["startedAt"])
+        assert window["elapsedMs"] + window["pausedMs"] == span, window
+
+
+def stored_windows(page: Page) -> list[str]:
+    """Keys of the windows the tracker keeps in localStorage until acknowledged (P3)."""
+    keys: list[str] = page.evaluate("() => Object.keys(localStorage)")
+    return sorted(key for key in keys if key.startswith(WINDOW_KEY_PREFIX))
+
+
+def lifecycle_listeners(page: Page) -> list[str]:
+    """``target:type`` of every visibilitychange/pagehide/pageshow/freeze/resume listener on
+    ``document`` and ``window``, as DevTools lists them (the page cannot see them itself)."""
+    cdp = page.context.new_cdp_session(page)
+    found: list[str] = []
+    try:
+        for target in ("document", "window"):
+            handle = cdp.send("Runtime.evaluate", {"expression": target})["result"]
+            listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": handle["objectId"]})[
+                "listeners"
+            ]
+            found += [
+                f"{target}:{listener['type']}"
+                for listener in listeners
+                if listener["type"]
+                in ("visibilitychange", "pagehide", "pageshow", "freeze", "resume")
+            ]
+    finally:
+        cdp.detach()
+    return sorted(found)
