@@ -105,8 +105,9 @@
     return date.toLocaleTimeString("en-GB", { hour12: false });
   }
   function minutes(value) {
+    // Rounded half up first: toFixed alone turns 2.55 (2.5499... in binary) into "2.5".
     const n = Number(value || 0);
-    return n >= 10 ? n.toFixed(0) : n.toFixed(1);
+    return n >= 10 ? String(Math.round(n)) : (Math.round(n * 10) / 10).toFixed(1);
   }
 
   function json(value) {

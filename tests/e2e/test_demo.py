@@ -1,0 +1,303 @@
+"""The demo site end to end: the real ``tracker demo`` server, Chromium, a learner's visit.
+
+Each test signs in as a new user, works in a lesson as a person would (answers, a hidden tab,
+leaving the page, coming back) and then checks that the dashboard, which reads the server's
+store, shows what was done: XP, active minutes, the gradebook and course progress.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+# The fixtures come in through pytest_plugins below; the module is imported here first, so
+# its asserts must be registered for rewriting before that import.
+pytest.register_assert_rewrite("tests.e2e.demo_fixtures")
+
+from .demo_fixtures import (  # noqa: E402
+    DemoProcess,
+    dashboard,
+    panel,
+    set_hidden,
+    sign_in,
+    start_demo,
+    stat,
+    wait_booted,
+)
+from .helpers import boot_timeout_ms, errors  # noqa: E402
+
+pytest_plugins = ["tests.e2e.demo_fixtures"]
+
+FRACTIONS = "fractions-with-like-denominators"
+ARRAYS = "arrays-and-multiplication"
+STORY = "the-lighthouse-keeper"
+
+
+def _row(data: dict[str, Any], lesson: str) -> dict[str, Any]:
+    rows = [
+        g
+        for g in data["gradebook"]
+        if g["kind"] == "activity" and g["activityUrl"].endswith(f"/{lesson}")
+    ]
+    assert len(rows) == 1, rows
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+def _activity(data: dict[str, Any], lesson: str) -> dict[str, Any]:
+    rows = [a for a in data["activities"] if a["activityUrl"].endswith(f"/{lesson}")]
+    assert len(rows) == 1, data["activities"]
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+def _course(data: dict[str, Any], key: str) -> dict[str, Any]:
+    for course in data["courses"]:
+        if course["code"] == key or f"{course['subject']} G{course['grade']}" == key:
+            found: dict[str, Any] = course
+            return found
+    raise AssertionError(f"no course {key}")
+
+
+def test_demo_command_starts_in_seconds_and_stops_on_ctrl_c(
+    bundle: Path, tmp_path: Path, demo_site: DemoProcess
+) -> None:
+    # demo_site built nothing new (the bundle fixture did); a second instance starts as fast.
+    again = start_demo(tmp_path / "data", bundle)
+    try:
+        assert again.started_in_s < 15, again.started_in_s
+        with urllib.request.urlopen(again.url) as response:  # the catalogue page
+            assert response.status == 200
+            assert b"Lessons" in response.read()
+        with urllib.request.urlopen(f"{again.url}demo/api/session") as response:
+            assert json.loads(response.read()) == {"email": None}
+    finally:
+        code = again.stop()
+    assert code == 0, again.stderr
+    text = "\n".join(again.stderr)
+    assert "tracker build: bundle ready" in text  # progress of the build step
+    assert "tracker demo: stopped" in text
+    assert (tmp_path / "data" / "tracker.sqlite3").is_file()
+    assert (tmp_path / "data" / "demo.sqlite3").is_file()
+
+
+def test_sign_in_then_catalogue_of_both_courses(
+    page: Page, demo_site: DemoProcess, email: str, console: list[tuple[str, str]]
+) -> None:
+    base = demo_site.url
+    sign_in(page, base, email)  # the catalogue sent us to the sign-in page first
+
+    expect(page.locator("[data-user-email]")).to_have_text(email)
+    expect(page.locator(".course")).to_have_count(2)
+    expect(page.get_by_role("heading", name="Math · Grade 3")).to_be_visible()
+    expect(page.get_by_role("heading", name="Reading · Grade 4")).to_be_visible()
+    cards = page.locator("[data-lesson]")
+    expect(cards).to_have_count(3)
+    assert cards.evaluate_all("cards => cards.map(c => c.dataset.lesson)") == [
+        FRACTIONS,
+        ARRAYS,
+        STORY,
+    ]
+    # The session cookie is httpOnly and signed; the API knows the user by it.
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["timeback_session"]["httpOnly"]
+    verify = page.evaluate("fetch('api/timeback/user/verify').then(r => r.json())")
+    assert verify["email"] == email
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/signin\.html"))
+    assert page.evaluate("fetch('demo/api/session').then(r => r.json())") == {"email": None}
+    assert errors(console) == []
+
+
+def test_js_quiz_minutes_xp_gradebook_and_progress_on_the_dashboard(
+    page: Page, demo_site: DemoProcess, email: str, console: list[tuple[str, str]]
+) -> None:
+    base = demo_site.url
+    sign_in(page, base, email)
+    page.clock.install()  # before goto: the lesson's timers and performance.now() are fake
+    page.goto(f"{base}lessons/fractions.html")
+    wait_booted(page)
+    expect(page.locator("[data-live-panel]")).to_have_attribute("data-state", "running")
+
+    # Five questions, all right, 30 s on each: about 2.5 active minutes.
+    for answer in ("3/5", "7/8", "4/6", "1 whole", "5/7"):
+        page.get_by_role("button", name=answer, exact=True).click()
+        page.clock.run_for("00:30")
+        page.locator("[data-next]").click()
+    expect(page.locator("[data-result]")).to_be_visible(timeout=boot_timeout_ms())
+
+    total_ms = int(page.evaluate("lesson.activity.totalActiveMs"))
+    xp = int(page.get_attribute("[data-xp]", "data-xp") or "-1")
+    # 2.5 fake minutes, plus the real seconds of the boot (the activity runs from its call).
+    assert 150_000 <= total_ms < 210_000, total_ms
+    assert xp == round(total_ms / 60_000) == 3
+    expect(page.locator("[data-live-panel]")).to_have_attribute("data-state", "ended")
+    shown = panel(page)
+    assert len(shown["flushes"]) >= 6  # every 15 s, the panel lists the last six
+    assert shown["errors"] == ["none"]
+
+    data = dashboard(page, base)
+    assert data["email"] == email
+    assert data["xp"] == {"today": 3, "allTime": 3}
+    assert stat(page, "xp-today") == "3"
+    assert stat(page, "xp-all") == "3"
+    # Minutes: the server's ledger has every window the page measured, to the millisecond.
+    assert _activity(data, FRACTIONS)["activeMs"] == total_ms
+    assert data["activeMinutes"]["allTime"] == round(total_ms / 60_000, 2)
+    # Shown with one decimal (the server's minutes have two: rounded twice, within 0.06).
+    assert abs(float(stat(page, "minutes-all")) - total_ms / 60_000) < 0.06
+    assert sum(day["activeMinutes"] for day in data["days"]) == round(total_ms / 60_000, 2)
+    row = _row(data, FRACTIONS)
+    assert (row["attempt"], row["correctQuestions"], row["totalQuestions"]) == (1, 5, 5)
+    assert (row["score"], row["xpCredited"], row["masteredUnits"]) == (100, 3, 1)
+    # One mastered lesson of Math G3's two: 50 %.
+    assert _course(data, "Math G3")["pctComplete"] == 50
+    expect(page.locator('[data-course="Math G3"]')).to_have_attribute("data-pct", "50")
+    expect(page.locator(f'tr[data-activity="{FRACTIONS}"] td').nth(3)).to_have_text("5/5 · 100%")
+    # The live feed shows the Caliper events the server produced for this run.
+    expect(page.locator('[data-feed] li[data-type="ActivityEvent"]')).to_have_count(1)
+    assert page.locator('[data-feed] li[data-type="TimeSpentEvent"]').count() >= 10
+    assert errors(console) == []
+
+
+def test_python_lesson_hidden_tab_pauses_time_and_reaches_the_dashboard(
+    page: Page, demo_site: DemoProcess, email: str, console: list[tuple[str, str]]
+) -> None:
+    base = demo_site.url
+    sign_in(page, base, email)
+    page.goto(f"{base}lessons/arrays.html")
+    live = page.locator("[data-live-panel]")
+    expect(live).to_have_attribute("data-state", "running", timeout=boot_timeout_ms())
+
+    for answer in ("6", "12"):
+        page.get_by_label("How many dots?").fill(answer)
+        page.get_by_role("button", name="Check").click()
+        page.locator("#next").click()
+
+    # Hide the tab: the tracker flushes at once (onFlush in the panel) and counts no time.
+    flushes_before = len([f for f in panel(page)["flushes"] if "active" in f])
+    set_hidden(page, True)
+    expect(live).to_have_attribute("data-state", "hidden")
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-flushes] li').length > {flushes_before}"
+        " && !document.querySelector('[data-flushes] li.muted')"
+    )
+    hidden_at = panel(page)["totalActiveMs"]
+    time.sleep(1.5)
+    assert panel(page)["totalActiveMs"] == hidden_at
+    set_hidden(page, False)
+    expect(live).to_have_attribute("data-state", "running")
+
+    for answer in ("20", "18", "24"):  # the last one is wrong: 5 x 5 = 25
+        page.get_by_label("How many dots?").fill(answer)
+        page.get_by_role("button", name="Check").click()
+        page.locator("#next").click()
+    expect(page.locator("[data-result]")).to_be_visible()
+    total_ms = int(panel(page)["totalActiveMs"])
+    assert page.get_attribute("[data-xp]", "data-xp") == "1"  # 4/5 = 80 %: XP, no mastery
+
+    data = dashboard(page, base)
+    row = _row(data, ARRAYS)
+    assert (row["attempt"], row["correctQuestions"], row["totalQuestions"]) == (1, 4, 5)
+    assert (row["score"], row["xpCredited"], row["masteredUnits"]) == (80, 1, 0)
+    assert data["xp"]["allTime"] == 1
+    # The hidden stretch is paused time: the ledger's active time is what the page counted
+    # (the panel shows it to the 250 ms of its refresh).
+    active_ms = int(_activity(data, ARRAYS)["activeMs"])
+    assert abs(active_ms - total_ms) < 300, (active_ms, total_ms)
+    assert active_ms < 60_000
+    assert _course(data, "Math G3")["pctComplete"] is None  # nothing mastered yet
+    assert errors(console) == []
+
+
+def test_stateful_lesson_resumes_its_run_over_visits_and_the_server_completes_it(
+    page: Page,
+    context: BrowserContext,
+    demo_site: DemoProcess,
+    email: str,
+    console: list[tuple[str, str]],
+) -> None:
+    base = demo_site.url
+    sign_in(page, base, email)
+    page.clock.install()
+    story = f"{base}lessons/story.html"
+
+    def answer_part(choices: list[str]) -> None:
+        for choice in choices:
+            page.get_by_label(choice, exact=True).check()
+        page.locator("[data-part] button[type=submit]").click()
+
+    # Visit 1: part 1, a minute of reading, then leave for the catalogue (pagehide beacon).
+    page.goto(story)
+    wait_booted(page)
+    run_id = page.evaluate("lesson.run.runId")
+    assert page.evaluate("lesson.activity.runId") == run_id
+    expect(page.locator("[data-visit]")).to_have_attribute("data-visit", "1")
+    page.clock.run_for("01:00")
+    answer_part(["Eleven winters", "A green light"])
+    expect(page.locator("[data-saved]")).to_have_attribute("data-saved", "1")
+    page.goto(f"{base}index.html")
+
+    # Visit 2: the same run, part 2.
+    page.goto(story)
+    wait_booted(page)
+    assert page.evaluate("lesson.activity.runId") == run_id
+    expect(page.locator("[data-visit]")).to_have_attribute("data-visit", "2")
+    expect(page.get_by_role("heading", name="Part 2 · The signal")).to_be_visible()
+    page.clock.run_for("01:00")
+    answer_part(["Its engine had failed", "Two short flashes"])
+    with page.expect_navigation():
+        page.get_by_role("link", name="Continue now (new visit)").click()
+
+    # Visit 3: the last part; the page flushes its time, the server records the completion.
+    wait_booted(page)
+    assert page.evaluate("lesson.activity.runId") == run_id
+    expect(page.get_by_role("heading", name="Part 3 · Morning")).to_be_visible()
+    page.clock.run_for("01:00")
+    answer_part(["Safe in the harbour", "How a keeper's signal saved a boat"])
+    expect(page.locator("[data-result]")).to_be_visible()
+    result = page.evaluate("lesson.run.result")
+    assert (result["correctQuestions"], result["totalQuestions"]) == (6, 6)
+    assert result["attempt"] == 1
+    assert result["masteredUnits"] == 1
+
+    data = dashboard(page, base)
+    # Every visit's windows landed in the one run, beacons included; the server's XP is
+    # 1 per active minute of that run: three fake minutes plus the real seconds of boots.
+    activity = _activity(data, STORY)
+    assert activity["runs"] == 1
+    assert activity["windows"] >= 3 * 4
+    active_ms = int(activity["activeMs"])
+    assert 180_000 <= active_ms < 210_000, active_ms
+    assert result["activeMinutes"] == int(active_ms / 600) / 100
+    assert result["xpEarned"] == result["xpCredited"] == round(active_ms / 60_000) == 3
+    row = _row(data, STORY)
+    assert row["runId"] == run_id
+    assert (row["attempt"], row["score"], row["xpCredited"]) == (1, 100, 3)
+    assert data["xp"]["allTime"] == 3
+    # One mastered lesson of READ-4's three: 33 %.
+    assert _course(data, "READ-4")["pctComplete"] == 33
+    expect(page.locator('[data-course="READ-4"]')).to_have_attribute("data-pct", "33")
+    events = page.evaluate("fetch('demo/api/events?limit=200').then(r => r.json())")["events"]
+    sessions = {e["event"]["session"] for e in events}
+    assert sessions == {f"urn:uuid:{run_id}"}
+    completed = [e for e in events if e["type"] == "ActivityEvent"]
+    assert len(completed) == 1
+    assert completed[0]["event"]["actor"]["email"] == email
+
+    # Back on the lesson: it is done; reading it again starts a new run.
+    page.goto(story)
+    expect(page.locator("[data-result]")).to_be_visible()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Read it again").click()
+    wait_booted(page)
+    assert page.evaluate("lesson.run.runId") != run_id
+    assert errors(console) == []
