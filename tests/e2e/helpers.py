@@ -172,15 +172,59 @@ def lifecycle_listeners(page: Page) -> list[str]:
     try:
         for target in ("document", "window"):
             handle = cdp.send("Runtime.evaluate", {"expression": target})["result"]
-            listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": handle["objectId"]})[
-                "listeners"
-            ]
+            request = {"objectId": handle["objectId"]}
+            listeners = cdp.send("DOMDebugger.getEventListeners", request)["listeners"]
             found += [
                 f"{target}:{listener['type']}"
                 for listener in listeners
-                if listener["type"]
-                in ("visibilitychange", "pagehide", "pageshow", "freeze", "resume")
+                if listener["type"] in LIFECYCLE_EVENTS
             ]
     finally:
         cdp.detach()
     return sorted(found)
+
+
+# Starts an activity with its callbacks logged. onPause/onResume are called in the event
+# that causes them, so their (fake) time is exact; onFlush comes with the server's answer,
+# which arrives in real time while the fake clock may be anywhere: only its value counts.
+LOGGED_START = """([lesson, time]) => {
+    window.flushes = [];
+    window.changes = [];
+    window.failures = [];
+    const at = (name) => () => changes.push([name, performance.now()]);
+    window.activity = timeback.activity.start({
+        ...lesson, ...(time == null ? {} : {time}),
+        onFlush: (ms) => flushes.push(ms), onPause: at("pause"), onResume: at("resume"),
+        onError: (error, context) => failures.push([error.message, context]),
+    });
+    return {runId: activity.runId, startedAt: activity.startedAt.getTime()};
+}"""
+ACTIVITY_STATE = """() => ({elapsedMs: activity.elapsedMs, totalActiveMs: activity.totalActiveMs,
+                   isPaused: activity.isPaused, isEnded: activity.isEnded})"""
+END_ACTIVITY = "(data) => activity.end(data ?? undefined).then(() => activity.isEnded)"
+
+
+def boot_with_fake_clock(page: Page, url: str) -> int:
+    """Loads ``url`` under the fake clock, waits for boot, stops the clock: its time."""
+    page.clock.install()  # before goto: the page gets the fake timers from its first line
+    page.goto(url)
+    assert wait_ready(page) is None
+    return freeze_clock(page)
+
+
+def start_logged(
+    page: Page, time: dict[str, Any] | bool | None = None, lesson: dict[str, Any] = LESSON
+) -> tuple[str, int]:
+    """``window.activity = timeback.activity.start(...)``: its runId and startedAt (epoch ms)."""
+    started = page.evaluate(LOGGED_START, [lesson, time])
+    return started["runId"], started["startedAt"]
+
+
+def pause_changes(page: Page, t0: int) -> list[tuple[str, int]]:
+    """onPause/onResume calls, with their time relative to ``t0`` (fake performance.now())."""
+    return [(name, round(at - t0)) for name, at in page.evaluate("changes")]
+
+
+def page_errors(console: list[tuple[str, str]]) -> list[str]:
+    # A failed request is reported by Chromium itself; it is not the page's error.
+    return [text for text in errors(console) if not text.startswith("Failed to load resource")]

@@ -10,68 +10,28 @@ is then complete and "no other heartbeat" is an exact list comparison, not a wai
 
 from __future__ import annotations
 
-from typing import Any
-
 from playwright.sync_api import Page
 
 from .helpers import (
+    ACTIVITY_STATE,
+    END_ACTIVITY,
     HEARTBEAT,
     LESSON,
     SUBMIT,
     assert_active_total,
     assert_windows_add_up,
     bodies,
-    errors,
-    freeze_clock,
+    boot_with_fake_clock,
     lifecycle_listeners,
+    page_errors,
+    pause_changes,
     set_visibility,
+    start_logged,
     stored_windows,
-    wait_ready,
     window_body,
 )
 from .recorder import Recorder
 from .site import LiveSite
-
-# Starts an activity with its callbacks logged. onPause/onResume are called in the event
-# that causes them, so their (fake) time is exact; onFlush comes with the server's answer,
-# which arrives in real time while the fake clock may be anywhere: only its value counts.
-START = """([lesson, time]) => {
-    window.flushes = [];
-    window.changes = [];
-    window.failures = [];
-    const at = (name) => () => changes.push([name, performance.now()]);
-    window.activity = timeback.activity.start({
-        ...lesson, ...(time == null ? {} : {time}),
-        onFlush: (ms) => flushes.push(ms), onPause: at("pause"), onResume: at("resume"),
-        onError: (error, context) => failures.push([error.message, context]),
-    });
-    return {runId: activity.runId, startedAt: activity.startedAt.getTime()};
-}"""
-STATE = """() => ({elapsedMs: activity.elapsedMs, totalActiveMs: activity.totalActiveMs,
-                   isPaused: activity.isPaused, isEnded: activity.isEnded})"""
-END = "(data) => activity.end(data ?? undefined).then(() => activity.isEnded)"
-
-
-def boot_with_fake_clock(page: Page, site: LiveSite) -> int:
-    page.clock.install()  # before goto: the page gets the fake timers from its first line
-    page.goto(f"{site.url}/embed.html")
-    assert wait_ready(page) is None
-    return freeze_clock(page)
-
-
-def start(page: Page, time: dict[str, Any] | bool | None = None) -> tuple[str, int]:
-    started = page.evaluate(START, [LESSON, time])
-    return started["runId"], started["startedAt"]
-
-
-def pause_changes(page: Page, t0: int) -> list[tuple[str, int]]:
-    """onPause/onResume calls, with their time relative to ``t0`` (fake performance.now())."""
-    return [(name, round(at - t0)) for name, at in page.evaluate("changes")]
-
-
-def page_errors(console: list[tuple[str, str]]) -> list[str]:
-    # A failed request is reported by Chromium itself; it is not the page's error.
-    return [text for text in errors(console) if not text.startswith("Failed to load resource")]
 
 
 def test_heartbeats_every_flush_interval_with_exact_elapsed_and_paused_ms(
@@ -80,16 +40,16 @@ def test_heartbeats_every_flush_interval_with_exact_elapsed_and_paused_ms(
     """W5 (every flushIntervalMs from the window's start, no drift), W1 (windows tile; a
     pause() leaves a gap), W2, W7 (elapsedMs/totalActiveMs), T3 (ISO times from the clock).
     First the default 15 s interval, then a custom 4 s one with pause()/resume()."""
-    boot_with_fake_clock(page, site)
-    run_id, s = start(page)  # s: startedAt, epoch ms; every window is relative to it
+    boot_with_fake_clock(page, f"{site.url}/embed.html")
+    run_id, s = start_logged(page)  # s: startedAt, epoch ms; every window is relative to it
     page.clock.run_for(52_000)
-    assert page.evaluate(STATE) == {
+    assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 7_000,  # the open window only (W7)
         "totalActiveMs": 52_000,
         "isPaused": False,
         "isEnded": False,
     }
-    assert page.evaluate(END, None) is True
+    assert page.evaluate(END_ACTIVITY, None) is True
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=4))
     assert windows == [
@@ -106,13 +66,13 @@ def test_heartbeats_every_flush_interval_with_exact_elapsed_and_paused_ms(
     # no window (W1), resume() opens a fresh window whose interval counts from the resume.
     recorder.clear()
     t1 = page.evaluate("performance.now()")
-    run_id, s = start(page, {"flushIntervalMs": 4_000})
+    run_id, s = start_logged(page, {"flushIntervalMs": 4_000})
     page.clock.run_for(6_000)
     page.evaluate("activity.pause()")
-    paused = page.evaluate(STATE)
+    paused = page.evaluate(ACTIVITY_STATE)
     page.clock.run_for(5_000)
     assert (
-        page.evaluate(STATE)
+        page.evaluate(ACTIVITY_STATE)
         == paused
         == {
             "elapsedMs": 0,
@@ -123,7 +83,7 @@ def test_heartbeats_every_flush_interval_with_exact_elapsed_and_paused_ms(
     )
     page.evaluate("activity.resume()")
     page.clock.run_for(9_000)
-    assert page.evaluate(END, None) is True
+    assert page.evaluate(END_ACTIVITY, None) is True
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=5))
     assert windows == [
@@ -148,20 +108,20 @@ def test_hidden_tab_flushes_at_the_hide_and_counts_hidden_time_as_paused(
     it falls in), T2 (the boundary sits at the event's time), and the decision that the
     interval does not run while hidden: a window that outlived flushIntervalMs while hidden
     is closed at the visibility change that ends the hidden stretch."""
-    t0 = boot_with_fake_clock(page, site)
-    run_id, s = start(page)
+    t0 = boot_with_fake_clock(page, f"{site.url}/embed.html")
+    run_id, s = start_logged(page)
 
     page.clock.run_for(3_000)
     set_visibility(page, "hidden")  # t = 3 s: flush at the hide
-    assert page.evaluate(STATE)["totalActiveMs"] == 3_000
+    assert page.evaluate(ACTIVITY_STATE)["totalActiveMs"] == 3_000
     page.clock.run_for(5_000)
-    assert page.evaluate(STATE)["totalActiveMs"] == 3_000  # hidden: nothing accrues
+    assert page.evaluate(ACTIVITY_STATE)["totalActiveMs"] == 3_000  # hidden: nothing accrues
     set_visibility(page, "visible")  # t = 8 s: back within the interval, same window
     page.clock.run_for(10_000)  # t = 18 s: the interval, counted from the window's start
     page.clock.run_for(2_000)
     set_visibility(page, "hidden")  # t = 20 s
     page.clock.run_for(120_000)  # two minutes hidden: no heartbeat while hidden
-    assert page.evaluate(STATE) == {
+    assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 0,
         "totalActiveMs": 15_000,
         "isPaused": False,
@@ -169,7 +129,7 @@ def test_hidden_tab_flushes_at_the_hide_and_counts_hidden_time_as_paused(
     }
     set_visibility(page, "visible")  # t = 140 s: the overdue window closes here
     page.clock.run_for(4_000)
-    assert page.evaluate(END, None) is True
+    assert page.evaluate(END_ACTIVITY, None) is True
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=5))
     assert windows == [
@@ -193,26 +153,26 @@ def test_ten_minutes_hidden_pause_at_the_timeout_and_resume_in_a_fresh_window(
     before the timeout is pausedMs of the window that ends at the timeout; after it nothing
     is reported; onPause at the timeout; onResume and a fresh window at the visibility
     change), W1 (no window across the pause), W5 (the interval restarts from the resume)."""
-    t0 = boot_with_fake_clock(page, site)
-    run_id, s = start(page)
+    t0 = boot_with_fake_clock(page, f"{site.url}/embed.html")
+    run_id, s = start_logged(page)
 
     page.clock.run_for(5_000)
     set_visibility(page, "hidden")  # t = 5 s
     page.clock.run_for(599_999)
-    assert page.evaluate(STATE)["isPaused"] is False  # 1 ms before the timeout
+    assert page.evaluate(ACTIVITY_STATE)["isPaused"] is False  # 1 ms before the timeout
     page.clock.run_for(1)  # t = 605 s = hide + 10 min
-    assert page.evaluate(STATE)["isPaused"] is True
+    assert page.evaluate(ACTIVITY_STATE)["isPaused"] is True
     page.clock.run_for("05:00")  # paused and hidden: no heartbeat, no time
-    assert page.evaluate(STATE) == {
+    assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 0,
         "totalActiveMs": 5_000,
         "isPaused": True,
         "isEnded": False,
     }
     set_visibility(page, "visible")  # t = 905 s
-    assert page.evaluate(STATE)["isPaused"] is False
+    assert page.evaluate(ACTIVITY_STATE)["isPaused"] is False
     page.clock.run_for(17_000)
-    assert page.evaluate(END, None) is True
+    assert page.evaluate(END_ACTIVITY, None) is True
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=4))
     assert windows == [
@@ -235,24 +195,24 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     hidden timeout, and no visibility handler is registered; with time false there is no
     handler, no timer and no heartbeat at all (not on hide, not on exit), end(data) sends
     the completion only. Handlers are read with DevTools (DOMDebugger.getEventListeners)."""
-    t0 = boot_with_fake_clock(page, site)
+    t0 = boot_with_fake_clock(page, f"{site.url}/embed.html")
     baseline = lifecycle_listeners(page)
 
     # The defaults for contrast: the three handlers, removed by end(). No time has passed,
     # so the final window is empty and not sent (W4).
-    start(page)
+    start_logged(page)
     added = sorted(set(lifecycle_listeners(page)) - set(baseline))
     assert added == ["document:visibilitychange", "window:pagehide", "window:pageshow"]
-    assert page.evaluate(END, None) is True
+    assert page.evaluate(END_ACTIVITY, None) is True
     assert lifecycle_listeners(page) == baseline
 
-    run_id, s = start(page, {"visibilityAware": False, "flushIntervalMs": 60_000})
+    run_id, s = start_logged(page, {"visibilityAware": False, "flushIntervalMs": 60_000})
     added = sorted(set(lifecycle_listeners(page)) - set(baseline))
     assert added == ["window:pagehide", "window:pageshow"]  # no visibilitychange (H3)
     page.clock.run_for(5_000)
     set_visibility(page, "hidden")  # t = 5 s: no flush
     page.clock.run_for("11:00")  # t = 665 s: past the 10 min timeout, still counting
-    assert page.evaluate(STATE) == {
+    assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 5_000,
         "totalActiveMs": 665_000,
         "isPaused": False,
@@ -260,7 +220,7 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     }
     set_visibility(page, "visible")
     page.clock.run_for(5_000)
-    assert page.evaluate(END, None) is True
+    assert page.evaluate(END_ACTIVITY, None) is True
     assert lifecycle_listeners(page) == baseline  # removed at the end
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=12))
@@ -277,7 +237,7 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     # time: false. Nothing but the completion, whatever the page does.
     recorder.clear()
     baseline = lifecycle_listeners(page)
-    run_id, s = start(page, False)
+    run_id, s = start_logged(page, False)
     assert lifecycle_listeners(page) == baseline  # not a single handler (H3)
     page.clock.run_for(20_000)
     set_visibility(page, "hidden")
@@ -285,13 +245,13 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     set_visibility(page, "visible")
     page.clock.run_for(20_000)
     page.evaluate("activity.flushTimeSpent()")  # a no-op without time tracking
-    assert page.evaluate(STATE) == {
+    assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 0,
         "totalActiveMs": 0,
         "isPaused": False,
         "isEnded": False,
     }
-    assert page.evaluate(END, {"xpEarned": 5}) is True
+    assert page.evaluate(END_ACTIVITY, {"xpEarned": 5}) is True
     (submit,) = recorder.wait_for(SUBMIT)
     assert submit.json() == {
         "id": LESSON["id"],
@@ -304,7 +264,7 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     }
 
     # ...and leaving the page sends nothing and stores nothing for later (P1, P3).
-    start(page, False)
+    start_logged(page, False)
     page.goto(f"{site.url}/blank.html")
     assert stored_windows(page) == []
     page.evaluate("fetch('/api/timeback/after-exit', {method: 'POST'})")
