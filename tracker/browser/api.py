@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -46,6 +47,7 @@ class ActivityAPI:
         self._config_url: str | None = None
         self._tracker: Tracker | None = None
         self._config: AppConfig | None = None
+        self._resend: asyncio.Future[None] | None = None
 
     def configure(self, *, base: str = DEFAULT_BASE, config_url: str | None = None) -> None:
         """Where the app server's routes live and where its config is (before ``ready()``)."""
@@ -53,12 +55,14 @@ class ActivityAPI:
         self._config_url = config_url
 
     async def ready(self) -> None:
-        """Load the config and deliver windows that earlier page loads left behind (P3)."""
+        """Load the config, and start delivering windows that earlier page loads left
+        behind (P3) without waiting for them: a slow server must not delay the lesson."""
         if self._config_url and self._config is None:
             self._config = await fetch_config(self._config_url)
         tracker = self.tracker
         tracker.config = self._config
-        await tracker.resend_stored()
+        if self._resend is None:
+            self._resend = asyncio.ensure_future(tracker.resend_stored())
 
     @property
     def tracker(self) -> Tracker:
