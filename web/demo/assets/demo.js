@@ -182,7 +182,7 @@
 
     flush(ms) {
       this.flushes.unshift({ at: new Date(), ms: Number(ms) });
-      this.flushes.length = Math.min(this.flushes.length, 6);
+      this.flushes.length = Math.min(this.flushes.length, 4);
       this.$("flushes").innerHTML = this.flushes
         .map((f) => `<li><span class="t">${clock(f.at)}</span><span>+${duration(f.ms)} active</span></li>`)
         .join("");
