@@ -195,7 +195,8 @@ LOGGED_START = """([lesson, time]) => {
     window.activity = timeback.activity.start({
         ...lesson, ...(time == null ? {} : {time}),
         onFlush: (ms) => flushes.push(ms), onPause: at("pause"), onResume: at("resume"),
-        onError: (error, context) => failures.push([error.message, context]),
+        onError: (error, context) => failures.push({isError: error instanceof Error,
+            name: error.name, message: error.message, context}),
     });
     return {runId: activity.runId, startedAt: activity.startedAt.getTime()};
 }"""
