@@ -11,20 +11,23 @@ from pyodide.ffi import JsException, create_once_callable, to_js
 from ..ports import Reply
 
 _JSON = "application/json"
+# Sends are serialized (W6): a request that hangs would hold back every later window, so
+# it is given up after this long and counts as "no answer" (kept, sent again later: P3).
+REQUEST_TIMEOUT_MS = 30_000
 
 
 def _options(body: str, *, keepalive: bool = False) -> Any:
-    return to_js(
-        {
-            "method": "POST",
-            "body": body,
-            "headers": {"Content-Type": _JSON},
-            # The server finds the student from the session cookie (wire §1, Identity).
-            "credentials": "same-origin",
-            "keepalive": keepalive,
-        },
-        dict_converter=js.Object.fromEntries,
-    )
+    options: dict[str, Any] = {
+        "method": "POST",
+        "body": body,
+        "headers": {"Content-Type": _JSON},
+        # The server finds the student from the session cookie (wire §1, Identity).
+        "credentials": "same-origin",
+        "keepalive": keepalive,
+    }
+    if not keepalive:
+        options["signal"] = js.AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+    return to_js(options, dict_converter=js.Object.fromEntries)
 
 
 class FetchTransport:
