@@ -34,11 +34,10 @@ from .app import DemoSite
 from .catalogue import default_config, source_root, web_root
 from .state import DB_FILE, DemoState
 
-PREFIX = "tracker demo"
 
-
-def say(message: str) -> None:
-    print(f"{PREFIX}: {message}", file=sys.stderr, flush=True)
+def say(message: str, command: str = "demo") -> None:
+    """Progress on stderr (stdout carries only the URL line)."""
+    print(f"tracker {command}: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -112,6 +111,7 @@ class _Server(uvicorn.Server):
 
 def run(args: argparse.Namespace, *, banner: str) -> int:
     """Serves the composed site until Ctrl-C (or SIGTERM); 0 on a clean stop."""
+    command = str(getattr(args, "command", None) or "demo")
     try:
         sock = _listen(args.host, args.port)
     except OSError as exc:
@@ -124,13 +124,13 @@ def run(args: argparse.Namespace, *, banner: str) -> int:
             )
             else ""
         )
-        print(f"{PREFIX}: cannot listen on {args.host}:{args.port}: {exc}{hint}", file=sys.stderr)
+        say(f"cannot listen on {args.host}:{args.port}: {exc}{hint}", command)
         return 2
     try:
         composed = compose(args)
     except TrackerError as exc:
         sock.close()
-        print(f"{PREFIX}: {exc}", file=sys.stderr)
+        say(str(exc), command)
         return 2
     port = sock.getsockname()[1]
     url = _url(args.host, port)
@@ -138,12 +138,12 @@ def run(args: argparse.Namespace, *, banner: str) -> int:
         composed.site, log_level="warning", access_log=False, lifespan="on", proxy_headers=False
     )
     settings = composed.server.settings
-    say(f"store {settings.database} (sink {settings.sink}), config {settings.config_path}")
+    say(f"store {settings.database} (sink {settings.sink}), config {settings.config_path}", command)
 
     def started() -> None:
         # stdout, one line, so that scripts and tests can read the URL.
         print(f"{banner} {url}", flush=True)
-        say("press Ctrl-C to stop")
+        say("press Ctrl-C to stop", command)
 
     server = _Server(config, on_started=started)
     try:
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace, *, banner: str) -> int:
     finally:
         composed.close()
         sock.close()
-    say("stopped")
+    say("stopped", command)
     return 0
 
 
@@ -169,7 +169,7 @@ def demo(args: argparse.Namespace) -> int:
         say(f"browser bundle in {args.bundle} (only what changed is rebuilt)")
         build_bundle(out=args.bundle, cache=str(Path(args.cache)), root=str(source_root()))
     except (TrackerError, BuildError) as exc:
-        print(f"{PREFIX}: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     say(f"bundle ready ({time.monotonic() - started:.1f} s)")
     if getattr(args, "static", None):
@@ -178,7 +178,7 @@ def demo(args: argparse.Namespace) -> int:
         try:
             out = build_static(Path(args.static), bundle=Path(args.bundle), config=args.config)
         except TrackerError as exc:
-            print(f"{PREFIX}: {exc}", file=sys.stderr)
+            say(str(exc))
             return 2
         say(f"static site written to {out}: serve that folder with any static file server,")
         say(f"e.g. python3 -m http.server -d {out} 8080, then open http://127.0.0.1:8080/")
