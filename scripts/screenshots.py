@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Takes the README's screenshots of the demo: docs/screenshots/{lesson,dashboard,static}.png.
+"""Takes the screenshots of the demo: docs/screenshots/{lesson,dashboard,dashboard-full,static}.png.
 
     .venv/bin/python scripts/screenshots.py               starts its own demo (temporary data)
     .venv/bin/python scripts/screenshots.py --url URL     uses a demo that is already running
@@ -122,6 +122,16 @@ def static_server() -> Iterator[str]:
             server.server_close()
 
 
+def advance(page: Page, seconds: int) -> None:
+    """Fake time in steps: one long run_for would also fire the 30 s timeout of a request
+    that is still on its way (AbortSignal.timeout is faked too)."""
+    while seconds > 0:
+        step = min(10, seconds)
+        page.clock.run_for(step * 1000)
+        page.wait_for_timeout(100)
+        seconds -= step
+
+
 def sign_in(page: Page, base: str) -> None:
     page.goto(f"{base}signin.html")
     page.get_by_label("Email").fill(EMAIL)
@@ -182,10 +192,10 @@ def lesson_and_dashboard(base: str, out: Path) -> None:
         page.evaluate("timeback.ready")
         for answer in ("3/5", "7/8"):
             page.get_by_role("button", name=answer, exact=True).click()
-            page.clock.run_for("00:40")
+            advance(page, 40)
             page.locator("[data-next]").click()
         page.get_by_role("button", name="4/6", exact=True).click()
-        page.clock.run_for("00:47")
+        advance(page, 47)
         page.wait_for_timeout(400)  # the panel refreshes four times a second
         page.screenshot(path=str(out / "lesson.png"))
         print(f"screenshots: {out / 'lesson.png'}")
@@ -193,7 +203,7 @@ def lesson_and_dashboard(base: str, out: Path) -> None:
         page.locator("[data-next]").click()
         for answer in ("1 whole", "5/7"):
             page.get_by_role("button", name=answer, exact=True).click()
-            page.clock.run_for("00:40")
+            advance(page, 40)
             page.locator("[data-next]").click()
         page.wait_for_selector("[data-result]")
 
@@ -203,6 +213,8 @@ def lesson_and_dashboard(base: str, out: Path) -> None:
         page.wait_for_timeout(1200)
         page.screenshot(path=str(out / "dashboard.png"))
         print(f"screenshots: {out / 'dashboard.png'}")
+        page.screenshot(path=str(out / "dashboard-full.png"), full_page=True)
+        print(f"screenshots: {out / 'dashboard-full.png'}")
         browser.close()
 
 
@@ -215,12 +227,26 @@ def static_inspector(out: Path) -> None:
         page.goto(f"{base}lessons/fractions.html")
         page.wait_for_function("window.timeback && window.lesson", timeout=60_000)
         page.evaluate("timeback.ready")
-        page.clock.run_for("00:31")
-        page.goto(f"{base}lessons/story.html")
+        advance(page, 31)
+        page.goto(f"{base}index.html")  # the page exit sends the open window by beacon
         page.wait_for_selector('[data-inspector-list] li[data-transport="beacon"]')
-        page.locator("[data-inspector]").scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(out / "static.png"))
+        page.goto(f"{base}lessons/fractions.html")
+        page.wait_for_function("window.timeback && window.lesson", timeout=60_000)
+        page.evaluate("timeback.ready")
+        page.get_by_role("button", name="3/5", exact=True).click()
+        advance(page, 16)
+        page.wait_for_timeout(400)
+        # The lesson, its panel and the inspector below them, without the sticky header.
+        top = page.locator(".lesson-layout").bounding_box()
+        bottom = page.locator("[data-inspector]").bounding_box()
+        assert top is not None and bottom is not None
+        y = max(0, top["y"] - 24)
+        height = bottom["y"] + bottom["height"] + 24 - y
+        page.screenshot(
+            path=str(out / "static.png"),
+            full_page=True,
+            clip={"x": 0, "y": y, "width": VIEWPORT["width"], "height": height},
+        )
         print(f"screenshots: {out / 'static.png'}")
         browser.close()
 

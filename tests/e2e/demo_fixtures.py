@@ -128,6 +128,21 @@ def wait_booted(page: Page) -> None:
     page.evaluate("timeback.ready")
 
 
+def advance(page: Page, seconds: float, step_s: float = 10.0) -> None:
+    """Makes ``seconds`` pass on the page's fake clock, a few seconds at a time.
+
+    ``run_for`` fires every timer at once, AbortSignal.timeout's included: a heartbeat sent
+    at its start would be aborted as timed out (30 s) before the real server could answer.
+    Short steps with a real pause between them let each request finish, as in real time.
+    """
+    left = seconds
+    while left > 0:
+        step = min(step_s, left)
+        page.clock.run_for(int(step * 1000))
+        page.wait_for_timeout(100)
+        left -= step
+
+
 def panel(page: Page) -> dict[str, Any]:
     """The live panel as a person reads it: state, active ms, flush lines, error lines."""
     data: dict[str, Any] = page.evaluate(

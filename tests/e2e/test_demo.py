@@ -23,6 +23,7 @@ pytest.register_assert_rewrite("tests.e2e.demo_fixtures")
 
 from .demo_fixtures import (  # noqa: E402
     DemoProcess,
+    advance,
     dashboard,
     panel,
     set_hidden,
@@ -130,7 +131,7 @@ def test_js_quiz_minutes_xp_gradebook_and_progress_on_the_dashboard(
     # Five questions, all right, 30 s on each: about 2.5 active minutes.
     for answer in ("3/5", "7/8", "4/6", "1 whole", "5/7"):
         page.get_by_role("button", name=answer, exact=True).click()
-        page.clock.run_for("00:30")
+        advance(page, 30)
         page.locator("[data-next]").click()
     expect(page.locator("[data-result]")).to_be_visible(timeout=boot_timeout_ms())
 
@@ -241,7 +242,7 @@ def test_stateful_lesson_resumes_its_run_over_visits_and_the_server_completes_it
     run_id = page.evaluate("lesson.run.runId")
     assert page.evaluate("lesson.activity.runId") == run_id
     expect(page.locator("[data-visit]")).to_have_attribute("data-visit", "1")
-    page.clock.run_for("01:00")
+    advance(page, 60)
     answer_part(["Eleven winters", "A green light"])
     expect(page.locator("[data-saved]")).to_have_attribute("data-saved", "1")
     page.goto(f"{base}index.html")
@@ -252,7 +253,7 @@ def test_stateful_lesson_resumes_its_run_over_visits_and_the_server_completes_it
     assert page.evaluate("lesson.activity.runId") == run_id
     expect(page.locator("[data-visit]")).to_have_attribute("data-visit", "2")
     expect(page.get_by_role("heading", name="Part 2 · The signal")).to_be_visible()
-    page.clock.run_for("01:00")
+    advance(page, 60)
     answer_part(["Its engine had failed", "Two short flashes"])
     with page.expect_navigation():
         page.get_by_role("link", name="Continue now (new visit)").click()
@@ -261,7 +262,7 @@ def test_stateful_lesson_resumes_its_run_over_visits_and_the_server_completes_it
     wait_booted(page)
     assert page.evaluate("lesson.activity.runId") == run_id
     expect(page.get_by_role("heading", name="Part 3 · Morning")).to_be_visible()
-    page.clock.run_for("01:00")
+    advance(page, 60)
     answer_part(["Safe in the harbour", "How a keeper's signal saved a boat"])
     expect(page.locator("[data-result]")).to_be_visible()
     result = page.evaluate("lesson.run.result")

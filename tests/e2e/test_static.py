@@ -21,7 +21,7 @@ pytest.register_assert_rewrite("tests.e2e.demo_fixtures")
 
 from tracker.cli import main as tracker_cli  # noqa: E402
 
-from .demo_fixtures import dashboard, panel, sign_in, wait_booted  # noqa: E402
+from .demo_fixtures import advance, dashboard, panel, sign_in, wait_booted  # noqa: E402
 from .helpers import errors  # noqa: E402
 
 PREFIX = "/some/prefix/"
@@ -93,7 +93,7 @@ def test_static_lesson_tracks_time_and_the_inspector_shows_what_was_sent(
     page.clock.install()
     page.goto(f"{base}lessons/fractions.html")
     wait_booted(page)
-    page.clock.run_for("00:16")  # one flush interval
+    advance(page, 16)  # one flush interval
     beat = page.locator('[data-inspector-list] li[data-route="/activity/heartbeat"]').first
     expect(beat).to_have_attribute("data-transport", "fetch")
     expect(beat).to_have_attribute("data-status", "204")
@@ -111,7 +111,7 @@ def test_static_lesson_tracks_time_and_the_inspector_shows_what_was_sent(
     wait_booted(page)
     for answer in ("3/5", "7/8", "4/6", "1 whole", "5/7"):
         page.get_by_role("button", name=answer, exact=True).click()
-        page.clock.run_for("00:20")
+        advance(page, 20)
         page.locator("[data-next]").click()
     expect(page.locator("[data-result]")).to_be_visible()
     xp = int(page.get_attribute("[data-xp]", "data-xp") or "-1")

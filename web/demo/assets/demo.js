@@ -214,8 +214,11 @@
         return; // the page is unloading, or Python is not there any more
       }
       const badge = this.$("state");
-      badge.className = `badge ${current.tone}`;
-      badge.lastElementChild.textContent = current.label;
+      if (this.el.dataset.state !== current.label) {
+        // Only on a change: the badge is a live region, announced when its text changes.
+        badge.className = `badge ${current.tone}`;
+        badge.lastElementChild.textContent = current.label;
+      }
       this.el.dataset.state = current.label;
       this.$("visibility").textContent = document.visibilityState;
       const s = current.s;
