@@ -122,7 +122,7 @@
     const r = current.result;
     box.innerHTML = `${steps(story.parts.length, -1)}
       <div class="result" data-result>
-        <p class="eyebrow">Story complete · recorded by the server</p>
+        <p class="eyebrow">Story complete · recorded by the ${demo.isStatic ? "server's stand-in" : "server"}</p>
         <div class="result__big">${r.correctQuestions}/${r.totalQuestions}</div>
         <div class="result__facts">
           <span class="badge badge--accent" data-xp="${r.xpCredited}">${r.xpCredited} XP</span>
