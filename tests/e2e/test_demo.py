@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,57 @@ def test_demo_command_starts_in_seconds_and_stops_on_ctrl_c(
     assert "tracker demo: stopped" in text
     assert (tmp_path / "data" / "tracker.sqlite3").is_file()
     assert (tmp_path / "data" / "demo.sqlite3").is_file()
+
+
+def _call(
+    opener: urllib.request.OpenerDirector,
+    base: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    method: str | None = None,
+) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Origin", base.rstrip("/"))
+    try:
+        with opener.open(request) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_demo_routes_need_a_session_and_check_what_they_are_sent(
+    demo_site: DemoProcess, email: str
+) -> None:
+    base = demo_site.url
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    run = f"demo/api/lessons/{STORY}/run"
+    for path in ("demo/api/dashboard", "demo/api/events", "demo/api/runs", run):
+        status, body = _call(opener, base, path)
+        assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED"), path
+    assert _call(opener, base, "auth/login", {"email": email})[0] == 200
+    assert _call(opener, base, "demo/api/session") == (200, {"email": email})
+
+    # Only stateful lessons have runs; a run is completed only when every part is done.
+    assert _call(opener, base, f"demo/api/lessons/{FRACTIONS}/run")[0] == 404
+    status, first = _call(opener, base, run)
+    assert (status, first["step"], first["visits"], first["parts"]) == (200, 0, 1, 3)
+    status, body = _call(opener, base, f"demo/api/lessons/{STORY}/complete", {})
+    assert (status, body["error"]["code"]) == (409, "NOT_FINISHED")
+    for bad in ({"step": 4, "answers": {}}, {"step": 1, "answers": {"0.0": "a"}}, [1]):
+        status, body = _call(opener, base, run, bad, "PUT")  # type: ignore[arg-type]
+        assert (status, body["error"]["code"]) == (400, "INVALID_PAYLOAD"), bad
+    status, saved = _call(opener, base, run, {"step": 1, "answers": {"0.0": 0}}, "PUT")
+    assert (status, saved["step"], saved["runId"]) == (200, 1, first["runId"])
+    assert _call(opener, base, "demo/api/runs")[1]["runs"][STORY]["step"] == 1
+    status, again = _call(opener, base, run)  # a second visit: same run, counted
+    assert (again["runId"], again["visits"], again["step"]) == (first["runId"], 2, 1)
+    assert _call(opener, base, "demo/api/dashboard?tz=Mars/Olympus")[0] == 400
+    assert _call(opener, base, "demo/api/events?after=-1")[0] == 400
+    assert _call(opener, base, f"{run}/restart", {})[0] == 204
+    assert _call(opener, base, run)[1]["runId"] != first["runId"]
 
 
 def test_sign_in_then_catalogue_of_both_courses(
@@ -246,6 +299,9 @@ def test_stateful_lesson_resumes_its_run_over_visits_and_the_server_completes_it
     answer_part(["Eleven winters", "A green light"])
     expect(page.locator("[data-saved]")).to_have_attribute("data-saved", "1")
     page.goto(f"{base}index.html")
+    expect(page.locator(f'[data-lesson="{STORY}"] [data-run-step]')).to_have_text(
+        "Part 2 of 3 next"
+    )
 
     # Visit 2: the same run, part 2.
     page.goto(story)

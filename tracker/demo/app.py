@@ -4,6 +4,7 @@
     GET  /demo/api/dashboard?tz=Area/City      XP, minutes per day and activity, gradebook,
                                                course progress (of the signed-in user)
     GET  /demo/api/events?after=SEQ&limit=N    the user's Caliper events after SEQ
+    GET  /demo/api/runs                        the user's stateful runs (no visit counted)
     GET  /demo/api/lessons/{id}/run            a stateful lesson's run to resume (counts a visit)
     PUT  /demo/api/lessons/{id}/run            {"step", "answers"}: where the learner is
     POST /demo/api/lessons/{id}/run/restart    forget the run: the next visit gets a new runId
@@ -82,6 +83,7 @@ class DemoSite:
                 Route(f"{api}/session", self._endpoint(self.session), methods=["GET"]),
                 Route(f"{api}/dashboard", self._endpoint(self.dashboard), methods=["GET"]),
                 Route(f"{api}/events", self._endpoint(self.events), methods=["GET"]),
+                Route(f"{api}/runs", self._endpoint(self.runs), methods=["GET"]),
                 Route(
                     f"{api}/lessons/{{lesson}}/run",
                     self._endpoint(self.run),
@@ -188,6 +190,15 @@ class DemoSite:
         limit = _int_param(request, "limit", 50, 1, 200)
         data = await self.server.store.aread(lambda tx: events_after(tx, email, after, limit))
         return json_response(200, data, NO_STORE)
+
+    async def runs(self, request: Request) -> Response:
+        email = self._email(request)
+        found = {}
+        for current in await self.state.aruns(email):
+            lesson = self.catalogue.find(current.lesson_id)
+            if lesson is not None and lesson.stateful:
+                found[lesson.id] = self._run_json(lesson, current)
+        return json_response(200, {"runs": found}, NO_STORE)
 
     async def run(self, request: Request) -> Response:
         email = self._email(request)

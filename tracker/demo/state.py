@@ -108,6 +108,18 @@ class DemoState:
             assert run is not None
             return run
 
+    def runs(self, email: str) -> list[LessonRun]:
+        """The user's current runs, without counting a visit."""
+        with self._lock:
+            ids = [
+                str(row[0])
+                for row in self._conn.execute(
+                    "SELECT lesson_id FROM lesson_runs WHERE user_email = ? ORDER BY lesson_id",
+                    (email,),
+                )
+            ]
+            return [run for run in (self._row(email, i) for i in ids) if run is not None]
+
     def get(self, email: str, lesson_id: str) -> LessonRun | None:
         with self._lock:
             return self._row(email, lesson_id)
@@ -142,6 +154,9 @@ class DemoState:
 
     async def avisit(self, email: str, lesson_id: str) -> LessonRun:
         return await anyio.to_thread.run_sync(self.visit, email, lesson_id)
+
+    async def aruns(self, email: str) -> list[LessonRun]:
+        return await anyio.to_thread.run_sync(self.runs, email)
 
     async def aget(self, email: str, lesson_id: str) -> LessonRun | None:
         return await anyio.to_thread.run_sync(self.get, email, lesson_id)

@@ -5,10 +5,11 @@
   demo.header("catalogue", email);
   document.querySelector("[data-greeting]").textContent = `Welcome, ${email.split("@")[0]}`;
 
-  const [config, { lessons }, board] = await Promise.all([
+  const [config, { lessons }, board, { runs }] = await Promise.all([
     fetch(demo.url("timeback.config.json"), { credentials: "same-origin" }).then((r) => r.json()),
     fetch(demo.url("lessons.json"), { credentials: "same-origin" }).then((r) => r.json()),
     demo.api(`demo/api/dashboard?tz=${encodeURIComponent(zone())}`).catch(() => null),
+    demo.api("demo/api/runs").catch(() => ({ runs: {} })),
   ]);
 
   function zone() {
@@ -58,9 +59,13 @@
         .map((lesson) => {
           const [tone, label] = KIND[lesson.kind] || ["", lesson.kind];
           const grade = best(lesson);
-          const status = grade
-            ? `<span class="badge badge--ok">Done · ${grade.score != null ? Math.round(grade.score) + "%" : "completed"}</span>`
-            : "";
+          const run = runs[lesson.id];
+          const status =
+            run && !run.completed && run.step > 0
+              ? `<span class="badge" data-run-step="${run.step}">Part ${run.step + 1} of ${run.parts} next</span>`
+              : grade
+                ? `<span class="badge badge--ok">Done · ${grade.score != null ? Math.round(grade.score) + "%" : "completed"}</span>`
+                : "";
           const spent = minutesOn(lesson);
           return `<article class="card lesson-card" data-lesson="${demo.escape(lesson.id)}">
               <div style="display:flex;gap:8px;flex-wrap:wrap"><span class="badge ${tone}">${label}</span>${status}</div>

@@ -80,7 +80,7 @@
         )}</nav>${user}</div>`;
     if (isStatic) {
       el.insertAdjacentHTML(
-        "afterend",
+        "beforeend",
         `<div class="static-note" role="note">Static preview: no server. The tracker runs for real;
          what it would send is answered in the browser and shown in the inspector.</div>`,
       );

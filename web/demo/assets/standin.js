@@ -187,6 +187,10 @@
     if (!user) return error(401, "UNAUTHORIZED", "sign in first");
     if (route === "demo/api/dashboard") return reply(200, await dashboard(user, query.get("tz") || "UTC"));
     if (route === "demo/api/events") return reply(200, events(Number(query.get("after") || 0)));
+    if (route === "demo/api/runs") {
+      const mine = Object.entries(load("runs", {})).filter(([key]) => key.startsWith(`${user}|`));
+      return reply(200, { runs: Object.fromEntries(mine.map(([, run]) => [run.lessonId, { ...run, parts: run.parts || 3 }])) });
+    }
     const match = /^demo\/api\/lessons\/([^/]+)\/(run|run\/restart|complete)$/.exec(route);
     if (!match) return error(404, "NOT_FOUND", `no route ${route}`);
     const [, lessonId, action] = match;
@@ -198,6 +202,7 @@
     const key = `${user}|${lessonId}`;
     const parts = story.parts.length;
     const out = (run) => reply(200, { ...run, parts });
+    if (runs[key]) runs[key].parts = parts;
     if (action === "run/restart") {
       delete runs[key];
       save("runs", runs);
