@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 from . import pins
+from .bytecode import precompile
 from .errors import BuildError
+from .files import sha256_of
 from .lockfile import LockEntry, canonical_name, pyodide_lock, pyscript_config, to_json
 from .npm import extract
 from .output import BundleOutput
@@ -74,7 +76,8 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
             output.copy(f"{PYSCRIPT_DIR}/{relative.removeprefix('dist/')}", path)
 
     say(f"wheels: {', '.join(pin.requirement for pin in pins.WHEELS)}")
-    wheels = fetch_wheels(pins.WHEELS, downloads / "wheels")
+    downloaded = fetch_wheels(pins.WHEELS, downloads / "wheels")
+    wheels = precompile(downloaded, runtime, pins.PYODIDE.version, downloads / "compiled")
     for pin in pins.WHEELS:
         output.copy(pin.file_name, wheels[pin.name])
 
@@ -82,8 +85,16 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     say(f"tracker wheel: {tracker.file_name}")
     output.write(tracker.file_name, tracker.data)
 
+    # The pins check what was downloaded; the lock checks what the browser gets.
     entries = [
-        LockEntry(pin.name, pin.version, pin.file_name, pin.sha256, pin.imports, pin.depends)
+        LockEntry(
+            pin.name,
+            pin.version,
+            pin.file_name,
+            sha256_of(wheels[pin.name]),
+            pin.imports,
+            pin.depends,
+        )
         for pin in pins.WHEELS
     ]
     entries.append(_tracker_entry(tracker))
