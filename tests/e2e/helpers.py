@@ -205,9 +205,41 @@ ACTIVITY_STATE = """() => ({elapsedMs: activity.elapsedMs, totalActiveMs: activi
 END_ACTIVITY = "(data) => activity.end(data ?? undefined).then(() => activity.isEnded)"
 
 
+# Counts the page's fetch() calls not yet settled (a pass-through wrapper).
+FETCH_WATCH = """(() => {
+    window.fetchesInFlight = 0;
+    const fetch = window.fetch;
+    window.fetch = function (...args) {
+        fetchesInFlight += 1;
+        const settled = () => { fetchesInFlight -= 1; };
+        const pending = fetch.apply(this, args);
+        pending.then(settled, settled);
+        return pending;
+    };
+})();"""
+
+
+def advance(page: Page, ms: int, step_ms: int = 20_000) -> None:
+    """``page.clock.run_for(ms)`` in steps, waiting after each until no fetch is in flight.
+
+    The tracker gives a request 30 s (``AbortSignal.timeout``, a fake timer too): one
+    ``run_for`` past that while a request is on its way would abort it however fast the
+    server answered, a time jump no real page sees. Timers still fire at their exact times.
+    """
+    assert page.evaluate("typeof window.fetchesInFlight") == "number", "FETCH_WATCH missing"
+    left = ms
+    while left > 0:
+        step = min(step_ms, left)
+        page.clock.run_for(step)
+        page.wait_for_function("window.fetchesInFlight === 0")
+        left -= step
+
+
 def boot_with_fake_clock(page: Page, url: str) -> int:
-    """Loads ``url`` under the fake clock, waits for boot, stops the clock: its time."""
+    """Loads ``url`` under the fake clock, waits for boot, stops the clock: its time.
+    Use ``advance()`` to move it."""
     page.clock.install()  # before goto: the page gets the fake timers from its first line
+    page.add_init_script(FETCH_WATCH)
     page.goto(url)
     assert wait_ready(page) is None
     return freeze_clock(page)
@@ -229,3 +261,10 @@ def pause_changes(page: Page, t0: int) -> list[tuple[str, int]]:
 def page_errors(console: list[tuple[str, str]]) -> list[str]:
     # A failed request is reported by Chromium itself; it is not the page's error.
     return [text for text in errors(console) if not text.startswith("Failed to load resource")]
+
+
+def wait_store_empty(page: Page) -> None:
+    """Stored windows are resent after boot, without ready() waiting for them (P3)."""
+    page.wait_for_function(
+        "Object.keys(localStorage).every((key) => !key.startsWith('timeback.window.'))"
+    )

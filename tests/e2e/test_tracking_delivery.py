@@ -14,6 +14,7 @@ from .helpers import (
     LESSON,
     READING,
     SUBMIT,
+    advance,
     assert_active_total,
     assert_windows_add_up,
     bodies,
@@ -25,6 +26,7 @@ from .helpers import (
     start_logged,
     stored_windows,
     wait_ready,
+    wait_store_empty,
     window_body,
 )
 from .recorder import CLOSE, RecordedRequest, Recorder
@@ -76,7 +78,7 @@ def test_end_submits_the_exact_completion_and_a_failed_end_can_be_called_again(
     assert LESSON["id"] in thrown.pop("message")
     assert thrown == {"isError": True, "name": "ActivityAlreadyRunningError", "stillCurrent": True}
 
-    page.clock.run_for(10_000)
+    advance(page, 10_000)
     recorder.fail_next(SUBMIT, status=503)
     assert page.evaluate(END_SETTLED, COMPLETION) == {
         "ok": False,
@@ -101,7 +103,7 @@ def test_end_submits_the_exact_completion_and_a_failed_end_can_be_called_again(
     }
     assert page.evaluate("timeback.activity.current === activity") is True
 
-    page.clock.run_for(3_000)  # still tracking
+    advance(page, 3_000)  # still tracking
     assert page.evaluate(END_SETTLED, COMPLETION) == {"ok": True}
     assert page.evaluate("[activity.isEnded, timeback.activity.current]") == [True, None]
     assert len(page.evaluate("failures")) == 1
@@ -142,7 +144,7 @@ def test_end_submits_the_exact_completion_and_a_failed_end_can_be_called_again(
     # Once ended, another activity may start: a course given by code, the least data.
     recorder.clear()
     run_id, s = start_logged(page, lesson=READING)
-    page.clock.run_for(1_000)
+    advance(page, 1_000)
     assert page.evaluate(END_SETTLED, {"xpEarned": 1}) == {"ok": True}
     (submit,) = recorder.wait_for(SUBMIT)
     assert submit.json() == {
@@ -252,7 +254,7 @@ def test_windows_kept_while_the_server_is_down_arrive_once_after_a_reload(
     boot_with_fake_clock(page, f"{site.url}/embed.html")
     run_id, s = start_logged(page)
     recorder.go_down(status=CLOSE)  # connections dropped without an answer
-    page.clock.run_for(45_000)  # three heartbeats due: none delivered
+    advance(page, 45_000)  # three heartbeats due: none delivered
     page.wait_for_function("failures.length === 3")
     keys = [f"timeback.window.{iso(s + t)}.{run_id}" for t in (0, 15_000, 30_000)]
     assert stored_windows(page) == keys
@@ -261,7 +263,7 @@ def test_windows_kept_while_the_server_is_down_arrive_once_after_a_reload(
     assert failed and all(r.status is None and r.json() == first for r in failed)
     assert {f["context"]["type"] for f in page.evaluate("failures")} == {"timeSpent"}
 
-    page.clock.run_for(2_000)
+    advance(page, 2_000)
     recorder.come_back()
     page.reload(wait_until="commit")  # exit at t = 47 s under the stopped clock
     page.clock.resume()  # the new page boots on flowing (fake) time
@@ -279,7 +281,7 @@ def test_windows_kept_while_the_server_is_down_arrive_once_after_a_reload(
         (204, windows[2]),
         (200, windows[3]),  # the beacon's window again: a duplicate for the server
     ]
-    assert stored_windows(page) == []
+    wait_store_empty(page)
     counted = counted_windows(recorder.of(HEARTBEAT))
     assert sorted(counted, key=lambda w: w["startedAt"]) == windows  # each once
     assert_active_total(counted, 47_000)

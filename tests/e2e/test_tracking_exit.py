@@ -20,6 +20,7 @@ from playwright.sync_api import BrowserContext, Page
 from .helpers import (
     HEARTBEAT,
     LESSON,
+    advance,
     assert_active_total,
     bodies,
     boot_with_fake_clock,
@@ -31,6 +32,7 @@ from .helpers import (
     start_logged,
     stored_windows,
     wait_ready,
+    wait_store_empty,
     window_body,
 )
 from .recorder import Recorder
@@ -87,7 +89,7 @@ def test_navigating_away_sends_the_last_window_by_beacon_and_the_next_load_resen
     page.add_init_script(EXIT_SPY)
     boot_with_fake_clock(page, f"{site.url}/embed.html")
     run_id, s = start_logged(page)
-    page.clock.run_for(22_000)  # a heartbeat at 15 s, then 7 s in the open window
+    advance(page, 22_000)  # a heartbeat at 15 s, then 7 s in the open window
     page.wait_for_function("flushes.length === 1")  # acknowledged: no longer stored
     page.goto(f"{site.url}/blank.html")  # exit at t = 22 s
 
@@ -109,14 +111,14 @@ def test_navigating_away_sends_the_last_window_by_beacon_and_the_next_load_resen
     assert resent.body == beacon.body
     assert (resent.status, resent.json(), resent.body) == (200, beacon.json(), beacon.body)
     assert [r.status for r in recorder.of(HEARTBEAT)] == [204, 204, 200]
-    assert stored_windows(page) == []
+    wait_store_empty(page)
     assert_active_total(counted_windows(recorder.of(HEARTBEAT)), 22_000)
 
     # A refused beacon (the keepalive quota is used up, say): the fetch keepalive fallback.
     recorder.clear()
     freeze_clock(page)
     run_id, s = start_logged(page)
-    page.clock.run_for(4_000)
+    advance(page, 4_000)
     page.evaluate("sessionStorage.clear(); sessionStorage.setItem('refuseBeacon', '1')")
     page.goto(f"{site.url}/blank.html")
     (fallback,) = recorder.wait_for(HEARTBEAT)
@@ -142,11 +144,11 @@ def test_closing_the_tab_sends_the_last_window_by_beacon_at_the_exit_time(
     page.add_init_script("sessionStorage.setItem('refuseKeepalive', '1')")
     boot_with_fake_clock(page, f"{site.url}/embed.html")
     run_id, s = start_logged(page)
-    page.clock.run_for(4_000)
+    advance(page, 4_000)
     set_visibility(page, "hidden")  # t = 4 s: hide flush
-    page.clock.run_for(3_000)
+    advance(page, 3_000)
     set_visibility(page, "visible")  # t = 7 s
-    page.clock.run_for(2_500)
+    advance(page, 2_500)
     page.wait_for_function("flushes.length === 1")
 
     if close == "page.close":

@@ -14,9 +14,11 @@ from typing import Any
 from playwright.sync_api import Page
 
 from .helpers import (
+    FETCH_WATCH,
     HEARTBEAT,
     LESSON,
     SUBMIT,
+    advance,
     assert_active_total,
     bodies,
     boot_timeout_ms,
@@ -51,6 +53,7 @@ def test_python_lesson_page_tracks_time_and_submits_in_python_spelling(
     built from ``{"xp_earned": 8, "total_questions": 10, "correct_questions": 8}``, isEnded
     and ``activity.current`` reset after end()."""
     page.clock.install()
+    page.add_init_script(FETCH_WATCH)  # for advance()
     page.goto(f"{site.url}/pyscript-lesson.html")
     wait_status(page, "ready", timeout=boot_timeout_ms())
     freeze_clock(page)
@@ -59,11 +62,11 @@ def test_python_lesson_page_tracks_time_and_submits_in_python_spelling(
     wait_status(page, "running")
     (started,) = lesson_log(page)
     _, run_id, s = started
-    page.clock.run_for(12_000)  # heartbeats at 5 s and 10 s
+    advance(page, 12_000)  # heartbeats at 5 s and 10 s
     set_visibility(page, "hidden")  # t = 12 s: hide flush
-    page.clock.run_for(60_000)  # a minute hidden: no heartbeat
+    advance(page, 60_000)  # a minute hidden: no heartbeat
     set_visibility(page, "visible")  # t = 72 s: the overdue window closes
-    page.clock.run_for(2_000)
+    advance(page, 2_000)
     page.click("#finish")
     wait_status(page, "ended")
 

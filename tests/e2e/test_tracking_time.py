@@ -1,7 +1,8 @@
 """Time tracking under Playwright's fake clock: heartbeats, hidden tabs and the time options.
 
 Every scenario is a scripted timeline: the clock is stopped after boot and moved only by
-``page.clock.run_for``, so every window is known to the millisecond and the bodies the
+``advance`` (``page.clock.run_for`` in steps, each answer awaited), so every window is
+known to the millisecond and the bodies the
 recorder received are compared whole. The fake clock also fakes ``Event.timeStamp``, so the
 ``visibilitychange`` events of ``set_visibility`` carry the fake time (T2). Each test ends
 the activity: ``end()`` resolves only after every earlier send (W6), so the recorder's log
@@ -17,7 +18,9 @@ from .helpers import (
     END_ACTIVITY,
     HEARTBEAT,
     LESSON,
+    LOGGED_START,
     SUBMIT,
+    advance,
     assert_active_total,
     assert_windows_add_up,
     bodies,
@@ -25,6 +28,7 @@ from .helpers import (
     lifecycle_listeners,
     page_errors,
     pause_changes,
+    run_at_dom_ready,
     set_visibility,
     start_logged,
     stored_windows,
@@ -42,7 +46,7 @@ def test_heartbeats_every_flush_interval_with_exact_elapsed_and_paused_ms(
     First the default 15 s interval, then a custom 4 s one with pause()/resume()."""
     boot_with_fake_clock(page, f"{site.url}/embed.html")
     run_id, s = start_logged(page)  # s: startedAt, epoch ms; every window is relative to it
-    page.clock.run_for(52_000)
+    advance(page, 52_000)
     assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 7_000,  # the open window only (W7)
         "totalActiveMs": 52_000,
@@ -67,10 +71,10 @@ def test_heartbeats_every_flush_interval_with_exact_elapsed_and_paused_ms(
     recorder.clear()
     t1 = page.evaluate("performance.now()")
     run_id, s = start_logged(page, {"flushIntervalMs": 4_000})
-    page.clock.run_for(6_000)
+    advance(page, 6_000)
     page.evaluate("activity.pause()")
     paused = page.evaluate(ACTIVITY_STATE)
-    page.clock.run_for(5_000)
+    advance(page, 5_000)
     assert (
         page.evaluate(ACTIVITY_STATE)
         == paused
@@ -82,7 +86,7 @@ def test_heartbeats_every_flush_interval_with_exact_elapsed_and_paused_ms(
         }
     )
     page.evaluate("activity.resume()")
-    page.clock.run_for(9_000)
+    advance(page, 9_000)
     assert page.evaluate(END_ACTIVITY, None) is True
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=5))
@@ -111,16 +115,16 @@ def test_hidden_tab_flushes_at_the_hide_and_counts_hidden_time_as_paused(
     t0 = boot_with_fake_clock(page, f"{site.url}/embed.html")
     run_id, s = start_logged(page)
 
-    page.clock.run_for(3_000)
+    advance(page, 3_000)
     set_visibility(page, "hidden")  # t = 3 s: flush at the hide
     assert page.evaluate(ACTIVITY_STATE)["totalActiveMs"] == 3_000
-    page.clock.run_for(5_000)
+    advance(page, 5_000)
     assert page.evaluate(ACTIVITY_STATE)["totalActiveMs"] == 3_000  # hidden: nothing accrues
     set_visibility(page, "visible")  # t = 8 s: back within the interval, same window
-    page.clock.run_for(10_000)  # t = 18 s: the interval, counted from the window's start
-    page.clock.run_for(2_000)
+    advance(page, 10_000)  # t = 18 s: the interval, counted from the window's start
+    advance(page, 2_000)
     set_visibility(page, "hidden")  # t = 20 s
-    page.clock.run_for(120_000)  # two minutes hidden: no heartbeat while hidden
+    advance(page, 120_000)  # two minutes hidden: no heartbeat while hidden
     assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 0,
         "totalActiveMs": 15_000,
@@ -128,7 +132,7 @@ def test_hidden_tab_flushes_at_the_hide_and_counts_hidden_time_as_paused(
         "isEnded": False,
     }
     set_visibility(page, "visible")  # t = 140 s: the overdue window closes here
-    page.clock.run_for(4_000)
+    advance(page, 4_000)
     assert page.evaluate(END_ACTIVITY, None) is True
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=5))
@@ -156,13 +160,13 @@ def test_ten_minutes_hidden_pause_at_the_timeout_and_resume_in_a_fresh_window(
     t0 = boot_with_fake_clock(page, f"{site.url}/embed.html")
     run_id, s = start_logged(page)
 
-    page.clock.run_for(5_000)
+    advance(page, 5_000)
     set_visibility(page, "hidden")  # t = 5 s
-    page.clock.run_for(599_999)
+    advance(page, 599_999)
     assert page.evaluate(ACTIVITY_STATE)["isPaused"] is False  # 1 ms before the timeout
-    page.clock.run_for(1)  # t = 605 s = hide + 10 min
+    advance(page, 1)  # t = 605 s = hide + 10 min
     assert page.evaluate(ACTIVITY_STATE)["isPaused"] is True
-    page.clock.run_for("05:00")  # paused and hidden: no heartbeat, no time
+    advance(page, 300_000)  # paused and hidden: no heartbeat, no time
     assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 0,
         "totalActiveMs": 5_000,
@@ -171,7 +175,7 @@ def test_ten_minutes_hidden_pause_at_the_timeout_and_resume_in_a_fresh_window(
     }
     set_visibility(page, "visible")  # t = 905 s
     assert page.evaluate(ACTIVITY_STATE)["isPaused"] is False
-    page.clock.run_for(17_000)
+    advance(page, 17_000)
     assert page.evaluate(END_ACTIVITY, None) is True
 
     windows = bodies(recorder.wait_for(HEARTBEAT, count=4))
@@ -209,9 +213,9 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     run_id, s = start_logged(page, {"visibilityAware": False, "flushIntervalMs": 60_000})
     added = sorted(set(lifecycle_listeners(page)) - set(baseline))
     assert added == ["window:pagehide", "window:pageshow"]  # no visibilitychange (H3)
-    page.clock.run_for(5_000)
+    advance(page, 5_000)
     set_visibility(page, "hidden")  # t = 5 s: no flush
-    page.clock.run_for("11:00")  # t = 665 s: past the 10 min timeout, still counting
+    advance(page, 660_000)  # t = 665 s: past the 10 min timeout, still counting
     assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 5_000,
         "totalActiveMs": 665_000,
@@ -219,7 +223,7 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
         "isEnded": False,
     }
     set_visibility(page, "visible")
-    page.clock.run_for(5_000)
+    advance(page, 5_000)
     assert page.evaluate(END_ACTIVITY, None) is True
     assert lifecycle_listeners(page) == baseline  # removed at the end
 
@@ -239,11 +243,11 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     baseline = lifecycle_listeners(page)
     run_id, s = start_logged(page, False)
     assert lifecycle_listeners(page) == baseline  # not a single handler (H3)
-    page.clock.run_for(20_000)
+    advance(page, 20_000)
     set_visibility(page, "hidden")
-    page.clock.run_for("11:00")
+    advance(page, 660_000)
     set_visibility(page, "visible")
-    page.clock.run_for(20_000)
+    advance(page, 20_000)
     page.evaluate("activity.flushTimeSpent()")  # a no-op without time tracking
     assert page.evaluate(ACTIVITY_STATE) == {
         "elapsedMs": 0,
@@ -270,4 +274,34 @@ def test_visibility_unaware_counts_hidden_time_and_time_false_sends_only_the_com
     page.evaluate("fetch('/api/timeback/after-exit', {method: 'POST'})")
     recorder.wait_for("/after-exit")  # anything sent at the exit was sent before this
     assert [request.route for request in recorder.requests] == [SUBMIT, "/after-exit"]
+    assert page_errors(console) == []
+
+
+def test_start_while_booting_counts_from_the_call_and_keeps_its_interval(
+    page: Page, site: LiveSite, recorder: Recorder, console: list[tuple[str, str]]
+) -> None:
+    """B1: start() at DOMContentLoaded, seconds before Python runs: the run starts at the
+    call, and W5: the first heartbeat is due flushIntervalMs after the call, not after the
+    boot; all the time since the call (visible throughout) is counted once."""
+    run_at_dom_ready(
+        page,
+        f"window.calledAt = performance.now(); window.started = ({LOGGED_START})([LESSON]);",
+        LESSON=LESSON,
+    )
+    t = boot_with_fake_clock(page, f"{site.url}/embed.html")
+    called_at: float = page.evaluate("calledAt")  # read just before the call
+    run_id, s = page.evaluate("[started.runId, started.startedAt]")
+    started = s - round(page.evaluate("performance.timeOrigin"))  # performance.now() ms
+    assert 0 <= started - called_at <= 2  # the run starts at the call (B1)
+    since_call = t - started  # the boot, plus the wait for a whole second
+    assert 0 < since_call < 15_000
+
+    advance(page, 25_000 - since_call)  # to 25 s after the call
+    assert page.evaluate(END_ACTIVITY, None) is True
+    windows = bodies(recorder.wait_for(HEARTBEAT, count=2))
+    assert windows == [
+        window_body(LESSON, run_id, s, s + 15_000, 15_000, 0),
+        window_body(LESSON, run_id, s + 15_000, s + 25_000, 10_000, 0),
+    ]
+    assert_active_total(windows, 25_000)
     assert page_errors(console) == []
