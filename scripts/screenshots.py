@@ -195,7 +195,7 @@ def lesson_and_dashboard(base: str, out: Path) -> None:
             advance(page, 40)
             page.locator("[data-next]").click()
         page.get_by_role("button", name="4/6", exact=True).click()
-        advance(page, 47)
+        advance(page, 53)
         page.wait_for_timeout(400)  # the panel refreshes four times a second
         page.screenshot(path=str(out / "lesson.png"))
         print(f"screenshots: {out / 'lesson.png'}")
