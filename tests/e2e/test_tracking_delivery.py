@@ -226,14 +226,24 @@ def test_retry_attempts_resend_the_identical_window_after_each_delay(
     assert fresh.status == 204 and fresh.json()["startedAt"] == kept["endedAt"]
     assert stored_windows(page) == []
 
-    # A completion is retried with the same delays and the identical body.
+    # A completion is retried with the same delays and the identical body; when every
+    # attempt fails, end() rejects and onError hears of it once (R1, R2).
+    recorder.fail_next(SUBMIT, 4, status=503)
+    assert page.evaluate(END_SETTLED, {"xpEarned": 2})["ok"] is False
+    submits = recorder.wait_for(SUBMIT, count=4)
+    assert [a.status for a in submits] == [503] * 4
+    assert len({a.body for a in submits}) == 1
+    assert_spaced(submits, [50, 400, 400])
+    failures = page.evaluate("failures")
+    assert [f["context"]["type"] for f in failures] == ["timeSpent", "completion"]
     recorder.fail_next(SUBMIT, 2, status=503)
     assert page.evaluate(END_SETTLED, {"xpEarned": 2}) == {"ok": True}
-    submits = recorder.wait_for(SUBMIT, count=3)
+    submits = recorder.wait_for(SUBMIT, count=7)[4:]
     assert [a.status for a in submits] == [503, 503, 204]
-    assert len({a.body for a in submits}) == 1
+    # The same data: the same attempt, byte for byte (decisions: endedAt is kept).
+    assert {a.body for a in submits} == {recorder.of(SUBMIT)[0].body}
     assert_spaced(submits, [50, 400])
-    assert len(page.evaluate("failures")) == 1
+    assert len(page.evaluate("failures")) == 2
 
     windows = counted_windows(recorder.of(HEARTBEAT))
     assert_windows_add_up(windows)

@@ -153,7 +153,8 @@ def test_hidden_tab_flushes_at_the_hide_and_counts_hidden_time_as_paused(
 def test_ten_minutes_hidden_pause_at_the_timeout_and_resume_in_a_fresh_window(
     page: Page, site: LiveSite, recorder: Recorder, console: list[tuple[str, str]]
 ) -> None:
-    """H1 (the pause is at exactly hide + hiddenTimeoutMs, default 10 min), H2 (hidden time
+    """H1 (the pause is at exactly hide + hiddenTimeoutMs, default 10 min, also when the
+    timer fires late), H2 (hidden time
     before the timeout is pausedMs of the window that ends at the timeout; after it nothing
     is reported; onPause at the timeout; onResume and a fresh window at the visibility
     change), W1 (no window across the pause), W5 (the interval restarts from the resume)."""
@@ -189,6 +190,27 @@ def test_ten_minutes_hidden_pause_at_the_timeout_and_resume_in_a_fresh_window(
     assert_active_total(windows, 5_000 + 17_000)
     assert pause_changes(page, t0) == [("pause", 605_000), ("resume", 905_000)]
     assert page.evaluate("flushes") == [5_000, 0, 15_000, 2_000]
+
+    # H1 when the timer fires late: the lid closed for 12 minutes (fast_forward fires a due
+    # timer once, at the end of the jump). onPause comes late; the pause does not.
+    recorder.clear()
+    t1 = page.evaluate("performance.now()")
+    run_id, s = start_logged(page)
+    advance(page, 5_000)
+    set_visibility(page, "hidden")  # t = 5 s
+    page.wait_for_function("fetchesInFlight === 0")  # the hide flush, answered
+    page.clock.fast_forward("12:00")  # t = 725 s
+    set_visibility(page, "visible")
+    advance(page, 3_000)
+    assert page.evaluate(END_ACTIVITY, None) is True
+    windows = bodies(recorder.wait_for(HEARTBEAT, count=3))
+    assert windows == [
+        window_body(LESSON, run_id, s, s + 5_000, 5_000, 0),
+        window_body(LESSON, run_id, s + 5_000, s + 605_000, 0, 600_000),  # at hide + 10 min
+        window_body(LESSON, run_id, s + 725_000, s + 728_000, 3_000, 0),
+    ]
+    assert_active_total(windows, 5_000 + 3_000)
+    assert pause_changes(page, t1) == [("pause", 725_000), ("resume", 725_000)]
     assert page_errors(console) == []
 
 
