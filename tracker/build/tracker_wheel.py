@@ -22,7 +22,7 @@ from .errors import BuildError
 
 # Server-side and build-time code never runs in the browser; leaving it out keeps the
 # wheel small and keeps server dependencies (starlette...) from being imported by mistake.
-EXCLUDED_SUBPACKAGES = frozenset({"server", "build"})
+EXCLUDED_SUBPACKAGES = frozenset({"server", "build", "demo"})
 # What pyproject.toml's package-data ships, plus the modules themselves.
 INCLUDED_SUFFIXES = frozenset({".py", ".typed", ".json", ".js", ".html", ".css", ".svg"})
 # Zip entries get a fixed timestamp: file mtimes must not change the wheel's bytes.
