@@ -3,6 +3,7 @@ the server is down and delivered once after a reload (P3, W6)."""
 
 from __future__ import annotations
 
+import contextlib
 from itertools import pairwise
 from typing import Any
 
@@ -296,3 +297,41 @@ def test_windows_kept_while_the_server_is_down_arrive_once_after_a_reload(
     assert sorted(counted, key=lambda w: w["startedAt"]) == windows  # each once
     assert_active_total(counted, 47_000)
     assert page_errors(console) == []
+
+
+def test_a_kept_window_resent_by_the_next_flush_gets_the_activitys_retries(
+    page: Page, site: LiveSite, recorder: Recorder
+) -> None:
+    """R1 with P3: a window kept after its retries ran out goes out first with the next
+    flush (W6); that send is a send of this activity and gets its retryAttempts too, and
+    onError fires only after the last attempt failed. Here the kept window fails once more
+    and its retry succeeds: both windows are delivered and onError is not called again."""
+    page.goto(f"{site.url}/embed.html")
+    assert wait_ready(page) is None
+    time = {"retryAttempts": 2, "retryDelaysMs": [50], "flushIntervalMs": 60_000}
+    run_id, _ = start_logged(page, time)
+    page.wait_for_function("activity.totalActiveMs > 0")
+
+    recorder.fail_next(HEARTBEAT, 3, status=503)  # the first attempt and both retries
+    page.evaluate("activity.flushTimeSpent()")
+    kept = recorder.wait_for(HEARTBEAT, count=3)
+    assert [r.status for r in kept] == [503] * 3
+    assert len(page.evaluate("failures")) == 1  # retries exhausted: reported once
+    assert len(stored_windows(page)) == 1
+
+    page.wait_for_function("activity.elapsedMs > 0")
+    recorder.fail_next(HEARTBEAT, 1, status=503)  # one more failure: a retry heals it
+    page.evaluate("activity.flushTimeSpent()")  # resolves once its window was attempted
+    with contextlib.suppress(TimeoutError):  # the log may lag the page by a moment
+        recorder.wait_for(HEARTBEAT, count=6, timeout=3)
+    sent = recorder.of(HEARTBEAT)[3:]
+    failures = page.evaluate("failures")
+    assert [(r.status, r.body == kept[0].body) for r in sent] == [
+        (503, True),  # the kept window, first in line
+        (204, True),  # ...its retry, after retryDelaysMs
+        (204, False),  # the new window
+    ], f"onError calls: {failures}"
+    assert sent[2].json()["startedAt"] == kept[0].json()["endedAt"]
+    assert sent[2].json()["runId"] == run_id
+    assert len(failures) == 1, failures
+    wait_store_empty(page)
