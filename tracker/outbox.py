@@ -37,7 +37,11 @@ class RetryPolicy:
 
 @dataclass(slots=True)
 class _Ticket:
-    """Someone in this page waits for a stored window: callbacks and a future to resolve."""
+    """Someone in this page waits for a stored window: callbacks and a future to resolve.
+
+    A ticket outlives a failed attempt (its future settles, the window stays stored), so
+    that a later delivery in this page still calls ``on_ack`` (``onFlush``).
+    """
 
     policy: RetryPolicy
     on_ack: Callable[[], None]
@@ -45,10 +49,18 @@ class _Ticket:
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_event_loop().create_future()
     )
+    reported: bool = False  # onError was called for this window
 
     def settle(self, delivered: bool) -> None:
         if not self.done.done():
             self.done.set_result(delivered)
+
+    def fail(self, error: DeliveryError) -> None:
+        """One ``onError`` per window, however often it is tried again."""
+        if not self.reported:
+            self.reported = True
+            _safely(self.on_error, error)
+        self.settle(False)
 
 
 def window_key(started_at_iso: str, run_id: str) -> str:
@@ -186,7 +198,7 @@ class Outbox:
                         ticket.settle(False)
                     continue
                 url, body = loaded
-                error = await self._post(url, body, ticket.policy if ticket else RetryPolicy())
+                error = await self._post(url, body, self._policy_for(ticket))
                 if error is None:
                     self._forget(key)
                     if ticket:
@@ -205,16 +217,22 @@ class Outbox:
                 # tell everyone waiting, and try again at the next flush or page load.
                 if ticket:
                     self._tickets[key] = ticket
-                for waiting in list(self._tickets.values()):
-                    _safely(waiting.on_error, error)
-                    waiting.settle(False)
-                self._tickets.clear()
+                for waiting in self._tickets.values():
+                    waiting.fail(error)
                 return
             # A window that is no longer stored was delivered by another tab of this origin
             # (they share localStorage); nobody is left waiting for it here.
             still_stored = set(self.pending_keys())
             for key in [k for k in self._tickets if k not in still_stored]:
                 self._tickets.pop(key).settle(True)
+
+    def _policy_for(self, ticket: _Ticket | None) -> RetryPolicy:
+        """R1 for a window nobody here waits for (kept from an earlier failure or page load):
+        the retries of whoever is waiting behind it, since its failure stops their windows."""
+        if ticket is not None:
+            return ticket.policy
+        waiting = next(iter(self._tickets.values()), None)
+        return waiting.policy if waiting is not None else RetryPolicy()
 
     async def request(self, url: str, body: str, policy: RetryPolicy) -> None:
         """A one-off request (a completion) in the same queue, after the windows before it."""

@@ -264,3 +264,32 @@ def test_callbacks_are_called_with_js_values(
     assert first_flush[1] == "number" and first_flush[2] >= 150
     windows = recorder.wait_for(HEARTBEAT)
     assert windows[0].json()["elapsedMs"] == first_flush[2]
+
+
+def test_javascript_null_means_none_at_every_depth(
+    page: Page, site: LiveSite, recorder: Recorder
+) -> None:
+    """Pyodide turns ``null`` into ``jsnull``; the reference uses it as a value
+    (``hiddenTimeoutMs: null`` disables the timeout, optional fields may be null)."""
+    page.goto(f"{site.url}/embed.html")
+    assert wait_ready(page) is None
+    result = page.evaluate(
+        """async (lesson) => {
+            const activity = timeback.activity.start({
+                ...lesson, runId: null, onPause: null,
+                time: {hiddenTimeoutMs: null, flushIntervalMs: 15000},
+            });
+            await activity.end({xpEarned: 2, pctComplete: null, masteredUnits: null});
+            const defaults = timeback.activity.start({...lesson, time: null});
+            const timeOn = defaults.runId !== undefined;
+            await defaults.end();
+            return {ended: activity.isEnded, runId: activity.runId, timeOn};
+        }""",
+        LESSON,
+    )
+    assert result["ended"] is True and result["timeOn"] is True
+    (submit,) = recorder.wait_for("/activity/submit")
+    body = submit.json()
+    assert body["metrics"] == {"xpEarned": 2}
+    assert "pctComplete" not in body
+    assert body["runId"] == result["runId"]

@@ -706,3 +706,21 @@ async def test_repr_tells_the_state() -> None:
     assert "paused" in repr(activity)
     await activity.end()
     assert "ended" in repr(activity)
+
+
+async def test_r1_a_kept_window_resent_at_the_next_flush_gets_the_activitys_retries() -> None:
+    """R1 with P3: the window kept after a failure goes first at the next flush, with the
+    activity's retries; onError only if they all fail."""
+    env, calls = Env(), Calls()
+    env.tracker.start(calls.params(time={"retryAttempts": 2, "retryDelaysMs": [50]}))
+    env.server.fail_next = [503, 503, 503]
+    await env.advance(15_000)
+    await env.advance(200)
+    assert calls.kinds() == ["error"]
+    env.server.fail_next = [503]  # the kept window fails once more, then goes through
+    await env.advance(14_800)
+    await env.advance(200)
+    assert calls.kinds() == ["error", "flush", "flush"]
+    statuses = [r.at - 16_000 for r in env.server.requests]
+    assert statuses == [0, 50, 100, 15_000, 15_050, 15_050]
+    assert len(env.server.heartbeats) == 2 and env.storage.data == {}

@@ -14,11 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js
-from pyodide.ffi import JsException, JsProxy, to_js
+from pyodide.ffi import JsException, JsProxy, jsnull, to_js
 
 from ..activity import Activity
 from ..errors import TrackerError
-from ..models import CompletionData
 from .api import activity as api
 from .page import visibility_history
 
@@ -95,14 +94,27 @@ def _wrap_callback(name: str, function: Any) -> Callable[..., Any]:
     return lambda *args: function(*args)
 
 
+def to_python(value: Any) -> Any:
+    """A JavaScript value as plain Python. Pyodide turns ``null`` into ``jsnull``, not
+    ``None``, but the reference uses ``null`` as a value (``hiddenTimeoutMs: null``), so it
+    becomes ``None`` at every depth. Functions stay callable proxies."""
+    if isinstance(value, JsProxy) and not callable(value):
+        value = value.to_py()
+    if value is jsnull:
+        return None
+    if isinstance(value, dict):
+        return {key: to_python(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_python(item) for item in value]
+    return value
+
+
 def _params(params: Any) -> dict[str, Any]:
-    """The page's object as a dict; functions are kept as callables, not converted."""
-    data = params.to_py(depth=1) if isinstance(params, JsProxy) else dict(params)
-    for key, value in list(data.items()):
-        if key in _CALLBACKS:
-            data[key] = None if value is None else _wrap_callback(key, value)
-        elif isinstance(value, JsProxy):
-            data[key] = value.to_py()
+    """The page's object as a dict, with its callbacks calling back with JavaScript values."""
+    data: dict[str, Any] = dict(to_python(params) or {})
+    for key in _CALLBACKS & data.keys():
+        if data[key] is not None:
+            data[key] = _wrap_callback(key, data[key])
     return data
 
 
@@ -167,10 +179,7 @@ class JsActivity:
 
     def end(self, data: Any = None, at: int | None = None) -> Awaitable[None]:
         self._catch_up(at)
-        completion: dict[str, Any] | CompletionData | None = None
-        if data is not None:
-            completion = data.to_py() if isinstance(data, JsProxy) else data
-        return self._inner.end(completion, at)
+        return self._inner.end(to_python(data), at)
 
 
 class Bridge:
@@ -201,7 +210,7 @@ class Bridge:
 
 def install(options: Any = None) -> Bridge:
     """Called once by ``timeback.js`` with ``{base, configUrl}``."""
-    settings = options.to_py() if isinstance(options, JsProxy) else dict(options or {})
+    settings = to_python(options) or {}
     api.configure(
         base=settings.get("base") or "/api/timeback", config_url=settings.get("configUrl")
     )
