@@ -127,8 +127,13 @@
       return this.#py ? this.#py.run_id : this.#params.runId;
     }
     get startedAt() {
-      // T3: wall time of a monotonic instant is timeOrigin + t, as Python computes it.
-      return new Date(this.#py ? this.#py.started_at_ms : performance.timeOrigin + this.#calledAt);
+      // T3: wall time of a monotonic instant is timeOrigin + t, rounded as Python rounds it
+      // (each to whole ms), so the date does not move when Python takes over.
+      return new Date(
+        this.#py
+          ? this.#py.started_at_ms
+          : Math.round(performance.timeOrigin) + Math.round(this.#calledAt),
+      );
     }
     get isPaused() {
       return this.#py ? Boolean(this.#py.is_paused) : this.#paused;
@@ -270,7 +275,8 @@
     if (state.current && state.current._running) {
       throw namedError(
         "ActivityAlreadyRunningError",
-        `activity ${state.current.id} is already running: end() it before starting another`,
+        `activity '${state.current.id}' (runId ${state.current.runId}) is still running; ` +
+          "end() it before starting another",
       );
     }
     state.current = activity;
