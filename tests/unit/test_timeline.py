@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker.activity import Activity
 from tracker.timefmt import epoch_ms_from_iso
 
 from .fakes import BASE_PARAMS, Env
@@ -59,6 +60,22 @@ class ReferenceModel:
                 self.hidden_since = self.now
 
 
+async def perform(env: Env, activity: Activity, action: str) -> None:
+    """One scripted action on the page or the server (``bfcache`` is the caller's)."""
+    if action == "hide" and not env.page.hidden:
+        env.set_hidden(True)
+    elif action == "show" and env.page.hidden:
+        env.set_hidden(False)
+    elif action == "pause":
+        activity.pause()
+    elif action == "resume":
+        activity.resume()
+    elif action == "flush":
+        await env.complete(activity.flush_time_spent())
+    elif action in ("down", "up"):
+        env.server.down = action == "down"
+
+
 async def run_timeline(seed: int, steps: int, max_gap: int, hidden_timeout: int = 600_000) -> None:
     rng = random.Random(seed)
     env = Env()
@@ -74,21 +91,7 @@ async def run_timeline(seed: int, steps: int, max_gap: int, hidden_timeout: int 
         await env.advance(gap)
         model.advance(env.now)
         action = rng.choice(ACTIONS)
-        if action == "hide" and not env.page.hidden:
-            env.set_hidden(True)
-        elif action == "show" and env.page.hidden:
-            env.set_hidden(False)
-        elif action == "pause":
-            activity.pause()
-        elif action == "resume":
-            activity.resume()
-        elif action == "flush":
-            await env.complete(activity.flush_time_spent())
-        elif action == "down":
-            env.server.down = True
-        elif action == "up":
-            env.server.down = False
-        elif action == "bfcache" and not env.page.hidden:
+        if action == "bfcache" and not env.page.hidden:
             start = env.now
             env.page_hide()
             await env.advance(rng.randint(1, 120_000))
@@ -97,6 +100,7 @@ async def run_timeline(seed: int, steps: int, max_gap: int, hidden_timeout: int 
             model.now = env.now  # P2: the stay in the cache is not counted
             await env.settle()
             continue
+        await perform(env, activity, action)
         model.apply(action)
         model.advance(env.now)  # a flush waiting out retry delays lets time pass
         # W7 on every step: the instance agrees with the reference model.
@@ -166,18 +170,7 @@ def test_any_event_sequence_keeps_the_invariants(
         for gap, action in steps:
             await env.advance(gap)
             model.advance(env.now)
-            if action == "hide" and not env.page.hidden:
-                env.set_hidden(True)
-            elif action == "show" and env.page.hidden:
-                env.set_hidden(False)
-            elif action == "pause":
-                activity.pause()
-            elif action == "resume":
-                activity.resume()
-            elif action == "flush":
-                await env.complete(activity.flush_time_spent())
-            elif action in ("down", "up"):
-                env.server.down = action == "down"
+            await perform(env, activity, action)  # bfcache stays out of the short sequences
             model.apply(action if action != "bfcache" else "noop")
             model.advance(env.now)
             assert activity.total_active_ms == model.active
