@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from .engine import Effect, PauseChanged, SendWindow, TimeEngine, Window
 from .errors import DeliveryError
 from .models import CompletionData, StartParams, TimeOptions
-from .outbox import RetryPolicy, window_key
+from .outbox import window_key
 from .ports import TimerHandle, Unsubscribe
+from .retry import RetryPolicy
 from .timefmt import datetime_from_epoch_ms, iso_from_epoch_ms
 from .validation import validate
 from .wire import HEARTBEAT_PATH, SUBMIT_PATH, dump
@@ -56,10 +57,7 @@ class Activity:
         self._run_id = run_id
         self._started = started
         self._options: TimeOptions | None = params.time_options
-        self._policy = RetryPolicy(
-            attempts=self._options.retry_attempts if self._options else 0,
-            delays_ms=tuple(self._options.retry_delays_ms) if self._options else (100, 300, 1000),
-        )
+        self._policy = self._options.retry_policy if self._options else RetryPolicy()
         self._ended = False
         self._timer: TimerHandle | None = None
         self._unsubscribe: list[Unsubscribe] = []

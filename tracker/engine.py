@@ -108,7 +108,9 @@ class TimeEngine:
 
     def next_deadline(self) -> int | None:
         """When ``tick()`` has work to do: the next interval flush or the hidden timeout."""
-        deadlines = [d for d in (self._interval_deadline(), self._timeout_deadline()) if d]
+        deadlines = [
+            d for d in (self._interval_deadline(), self._timeout_deadline()) if d is not None
+        ]
         return min(deadlines) if deadlines else None
 
     # -- events ----------------------------------------------------------------------------
@@ -225,8 +227,9 @@ class TimeEngine:
             self._close(frozen_at, FlushReason.RESTORED, effects)
         self._now = max(self._now, at)
         at = self._now
-        if self._hidden:
-            self._hidden_since = at
+        # The visibility seen while frozen decides; an old hide must not time out a page
+        # that came back visible (Chromium sends visibilitychange before pageshow).
+        self._hidden_since = at if self._hidden else None
         if self._paused and self._paused_by_timeout and not self._hidden:
             self._resume(at, automatic=True, effects=effects)
         elif not self._paused:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from .course import CourseSelector
+from .retry import DEFAULT_RETRY_DELAYS_MS, RetryPolicy
 from .validation import FieldValueError, WireModel, not_bool
 
 # Slugs are used verbatim in the canonical activity URL (wire §2), so only RFC 3986 unreserved
@@ -98,11 +99,9 @@ class TimeOptions(WireModel):
     # None (or Infinity from JavaScript) disables the hidden timeout.
     hidden_timeout_ms: float | None = 600_000
     retry_attempts: Annotated[WholeMs, Field(ge=0, le=20)] = 0
-    retry_delays_ms: Annotated[list[Annotated[WholeMs, Field(ge=0)]], Field(min_length=1)] = [
-        100,
-        300,
-        1000,
-    ]
+    retry_delays_ms: Annotated[list[Annotated[WholeMs, Field(ge=0)]], Field(min_length=1)] = list(
+        DEFAULT_RETRY_DELAYS_MS
+    )
 
     @field_validator("hidden_timeout_ms", mode="before")
     @classmethod
@@ -110,8 +109,9 @@ class TimeOptions(WireModel):
         value = not_bool(value)
         if value is None:
             return None
-        if not isinstance(value, int | float) or math.isnan(value) or value <= 0:
-            raise ValueError("must be a positive number of milliseconds, null or Infinity")
+        # At least 1 whole ms: 0.5 would become 0 and pause the moment the tab hides.
+        if not isinstance(value, int | float) or math.isnan(value) or value < 1:
+            raise ValueError("must be at least 1 millisecond, null or Infinity")
         return None if math.isinf(value) else float(int(value))
 
     @property
@@ -119,10 +119,10 @@ class TimeOptions(WireModel):
         """The timeout in whole ms, or ``None`` when disabled."""
         return None if self.hidden_timeout_ms is None else int(self.hidden_timeout_ms)
 
-    def retry_delay(self, attempt: int) -> int:
-        """R1: the wait before retry ``attempt`` (0-based); the last delay repeats."""
-        delays = self.retry_delays_ms
-        return delays[min(attempt, len(delays) - 1)]
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """R1: ``retryAttempts`` retries with ``retryDelaysMs`` (the last delay repeats)."""
+        return RetryPolicy(self.retry_attempts, tuple(self.retry_delays_ms))
 
 
 def _time_shape(value: Any) -> str:

@@ -18,21 +18,11 @@ from typing import Any
 
 from .errors import DeliveryError
 from .ports import Reply, Scheduler, Storage, Transport
+from .retry import RetryPolicy
 
 log = logging.getLogger("tracker")
 
 KEY_PREFIX = "timeback.window."
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """R1: ``attempts`` retries after the first try, waiting ``delays_ms[i]`` before retry i."""
-
-    attempts: int = 0
-    delays_ms: tuple[int, ...] = (100, 300, 1000)
-
-    def delay(self, retry: int) -> int:
-        return self.delays_ms[min(retry, len(self.delays_ms) - 1)]
 
 
 @dataclass(slots=True)

@@ -318,3 +318,22 @@ def test_started_hidden_counts_nothing_until_visible() -> None:
     e.visibility(False, 4_000)
     (w,) = windows(e.tick(15_000))
     assert (w.active_ms, w.paused_ms) == (11_000, 4_000)
+
+
+def test_p2_restored_visible_after_a_hidden_exit_does_not_time_out() -> None:
+    """Chromium: hidden, pagehide, then on restore visibilitychange (visible) before pageshow.
+    The old hide must not pause the visible page 10 minutes after it."""
+    e = engine()
+    e.visibility(True, 1_000)
+    e.page_hide(2_000)
+    e.visibility(False, 500_000)
+    e.page_show(500_000)
+    assert e.next_deadline() == 515_000  # the interval, no hidden timeout
+    assert pauses(e.tick(500_001)) == []
+    assert not e.is_paused
+
+
+def test_a_one_ms_hidden_timeout_is_a_real_deadline() -> None:
+    e = engine(hiddenTimeoutMs=1)
+    e.visibility(True, 0)
+    assert e.next_deadline() == 1

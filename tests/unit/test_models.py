@@ -70,6 +70,7 @@ def test_whole_ms_from_javascript_floats() -> None:
         ({"flushIntervalMs": 1500.5}, "time.flushIntervalMs"),
         ({"flushIntervalMs": True}, "time.flushIntervalMs"),
         ({"hiddenTimeoutMs": -1}, "time.hiddenTimeoutMs"),
+        ({"hiddenTimeoutMs": 0.5}, "time.hiddenTimeoutMs"),  # would truncate to 0
         ({"hiddenTimeoutMs": math.nan}, "time.hiddenTimeoutMs"),
         ({"hiddenTimeoutMs": "10m"}, "time.hiddenTimeoutMs"),
         ({"retryAttempts": -1}, "time.retryAttempts"),
@@ -126,8 +127,11 @@ def test_course_selectors_of_both_shapes() -> None:
 
 
 def test_retry_delay_reuses_the_last_value() -> None:
-    options = TimeOptions.model_validate({"retryDelaysMs": [10, 20]})
-    assert [options.retry_delay(i) for i in range(4)] == [10, 20, 20, 20]
+    policy = TimeOptions.model_validate(
+        {"retryAttempts": 3, "retryDelaysMs": [10, 20]}
+    ).retry_policy
+    assert policy.attempts == 3
+    assert [policy.delay(i) for i in range(4)] == [10, 20, 20, 20]
 
 
 def test_completion_data_minimal_and_full() -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tracker.outbox import KEY_PREFIX, Outbox, RetryPolicy, delivery_error
+from tracker.outbox import KEY_PREFIX, Outbox, delivery_error
 from tracker.ports import Reply
+from tracker.retry import RetryPolicy
 
 from .fakes import BASE_PARAMS, Env, FakeStorage
 

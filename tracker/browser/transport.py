@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import js
-from pyodide.ffi import JsException, create_once_callable, to_js
+from pyodide.ffi import JsException, to_js
 
 from ..ports import Reply
 
@@ -31,6 +32,9 @@ def _options(body: str, *, keepalive: bool = False) -> Any:
 
 
 class FetchTransport:
+    def __init__(self) -> None:
+        self._pending: set[asyncio.Future[None]] = set()
+
     async def post(self, url: str, body: str) -> Reply:
         try:
             response = await js.fetch(url, _options(body))
@@ -47,11 +51,18 @@ class FetchTransport:
         return bool(js.navigator.sendBeacon(url, blob))
 
     def post_keepalive(self, url: str, body: str, on_reply: Callable[[Reply], None]) -> None:
-        def done(response: Any) -> None:
+        # fetch() is called here, inside the pagehide task (P1); only the answer, if the page
+        # lives to see it, is awaited later.
+        promise = js.fetch(url, _options(body, keepalive=True))
+
+        async def settle() -> None:
+            try:
+                response = await promise
+            except JsException as exc:
+                on_reply(Reply(None, str(exc)))
+                return
             on_reply(Reply(int(response.status)))
 
-        def failed(error: Any) -> None:
-            on_reply(Reply(None, str(error)))
-
-        promise = js.fetch(url, _options(body, keepalive=True))
-        promise.then(create_once_callable(done), create_once_callable(failed))
+        task = asyncio.ensure_future(settle())
+        self._pending.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._pending.discard)
