@@ -110,7 +110,8 @@
   class Activity {
     #params;
     #calledAt;
-    #py = null; // Python JsActivity once started in Python
+    #py = null; // Python JsActivity once started in Python; a frozen snapshot once ended
+    #released = false; // ended: the Python object was let go (a page may run many lessons)
     #failed = null; // the error that keeps this activity from ever running
     #paused = false; // while booting
     #pauseLog = []; // while booting: [{t, paused}]
@@ -159,7 +160,7 @@
       return this.#asyncCall("flush_time_spent", []);
     }
     end(data) {
-      return this.#asyncCall("end", [data]);
+      return this.#asyncCall("end", [data]).then(() => this.#release());
     }
 
     toJSON() {
@@ -200,9 +201,28 @@
       return !this.#failed && !this.isEnded;
     }
 
+    // After a successful end() the properties keep their last values and the methods are
+    // no-ops, as in Python; the proxy is destroyed so the Python activity can be freed.
+    #release() {
+      const py = this.#py;
+      if (!py || this.#released || !py.is_ended) return;
+      this.#py = Object.freeze({
+        id: py.id,
+        run_id: py.run_id,
+        started_at_ms: py.started_at_ms,
+        is_paused: py.is_paused,
+        is_ended: true,
+        total_active_ms: py.total_active_ms,
+        elapsed_ms: py.elapsed_ms,
+      });
+      this.#released = true;
+      state.byRunId.delete(py.run_id);
+      py.destroy();
+    }
+
     #syncCall(name) {
       const at = performance.now();
-      if (this.#failed) return;
+      if (this.#failed || this.#released) return;
       if (this.#py) {
         pyCall(this.#py, name, undefined);
         return;
@@ -216,6 +236,7 @@
     #asyncCall(name, args) {
       const at = performance.now();
       if (this.#failed) return Promise.reject(this.#failed);
+      if (this.#released) return Promise.resolve();
       if (this.#py) return pyCallAsync(this.#py, name, undefined, ...args);
       return new Promise((resolve, reject) => {
         state.queue.push({ kind: "async", activity: this, name, at, args, resolve, reject });

@@ -282,14 +282,21 @@ def test_javascript_null_means_none_at_every_depth(
                 time: {hiddenTimeoutMs: null, flushIntervalMs: 15000},
             });
             await activity.end({xpEarned: 2, pctComplete: null, masteredUnits: null});
+            // Ended: properties keep their values, methods are no-ops, Python let go.
+            activity.pause();
+            await activity.flushTimeSpent();
+            await activity.end({xpEarned: 2});
+            const afterEnd = [activity.isEnded, typeof activity.totalActiveMs,
+                              timeback.activity.current];
             const defaults = timeback.activity.start({...lesson, time: null});
             const timeOn = defaults.runId !== undefined;
             await defaults.end();
-            return {ended: activity.isEnded, runId: activity.runId, timeOn};
+            return {ended: activity.isEnded, runId: activity.runId, timeOn, afterEnd};
         }""",
         LESSON,
     )
     assert result["ended"] is True and result["timeOn"] is True
+    assert result["afterEnd"] == [True, "number", None]
     (submit,) = recorder.wait_for("/activity/submit")
     body = submit.json()
     assert body["metrics"] == {"xpEarned": 2}
