@@ -166,6 +166,17 @@ class StartParams(WireModel):
         return self.time if isinstance(self.time, TimeOptions) else None
 
 
+def check_question_pair(total: int | None, correct: int | None) -> None:
+    """Reference and wire §1: given together or not at all, and correct <= total."""
+    if (total is None) != (correct is None):
+        missing = "correctQuestions" if correct is None else "totalQuestions"
+        raise FieldValueError(
+            missing, "is required: totalQuestions and correctQuestions come together"
+        )
+    if total is not None and correct is not None and correct > total:
+        raise FieldValueError("correctQuestions", "must not exceed totalQuestions")
+
+
 class TimeOverride(WireModel):
     """``end({time: {active, inactive}})``: explicit totals instead of the tracked time."""
 
@@ -185,12 +196,5 @@ class CompletionData(WireModel):
 
     @model_validator(mode="after")
     def _questions_pair(self) -> CompletionData:
-        total, correct = self.total_questions, self.correct_questions
-        if (total is None) != (correct is None):
-            missing = "correctQuestions" if correct is None else "totalQuestions"
-            raise FieldValueError(
-                missing, "is required: totalQuestions and correctQuestions come together"
-            )
-        if total is not None and correct is not None and correct > total:
-            raise FieldValueError("correctQuestions", "must not exceed totalQuestions")
+        check_question_pair(self.total_questions, self.correct_questions)
         return self

@@ -11,7 +11,15 @@ from typing import Annotated, Any
 from pydantic import Field, Strict, field_validator, model_validator
 
 from .course import CourseSelector
-from .models import MAX_SAFE_INTEGER, DisplayName, Number, Percent, RunId, Slug
+from .models import (
+    MAX_SAFE_INTEGER,
+    DisplayName,
+    Number,
+    Percent,
+    RunId,
+    Slug,
+    check_question_pair,
+)
 from .timefmt import epoch_ms_from_iso
 from .validation import FieldValueError, WireModel
 
@@ -64,14 +72,7 @@ class SubmitMetrics(WireModel):
 
     @model_validator(mode="after")
     def _questions_pair(self) -> SubmitMetrics:
-        total, correct = self.total_questions, self.correct_questions
-        if (total is None) != (correct is None):
-            missing = "correctQuestions" if correct is None else "totalQuestions"
-            raise FieldValueError(
-                missing, "is required: totalQuestions and correctQuestions come together"
-            )
-        if total is not None and correct is not None and correct > total:
-            raise FieldValueError("correctQuestions", "must not exceed totalQuestions")
+        check_question_pair(self.total_questions, self.correct_questions)
         return self
 
 
