@@ -19,6 +19,7 @@ from pyodide.ffi import JsException, JsProxy, jsnull, to_js
 from ..activity import Activity
 from ..errors import TrackerError
 from .api import activity as api
+from .clock import whole_ms
 from .page import visibility_history
 
 _CALLBACKS = {"onError", "onPause", "onResume", "onFlush"}
@@ -51,7 +52,7 @@ _last_error: Any = None
 
 def _keywords(at: float | None) -> dict[str, int]:
     # ``at`` is the performance.now() of a call queued during boot (B1).
-    return {} if at is None else {"at": round(at)}
+    return {} if at is None else {"at": whole_ms(at)}
 
 
 def call(target: Any, name: str, at: float | None, *args: Any) -> Any:
@@ -133,9 +134,8 @@ class JsActivity:
     def replayed(self) -> None:
         """Boot replay is over: feed what is left, then trust ``document`` from now on."""
         self._catch_up()
-        self._inner.on_visibility(
-            str(js.document.visibilityState) == "hidden", round(float(js.performance.now()))
-        )
+        tracker = api.tracker
+        self._inner.on_visibility(tracker.page.is_hidden(), tracker.clock.now())
 
     @property
     def id(self) -> str:
@@ -190,7 +190,7 @@ class Bridge:
         await api.ready()
 
     def start(self, params: Any, at: int | None = None) -> JsActivity:
-        now = round(float(js.performance.now()))
+        now = api.tracker.clock.now()
         called_at = now if at is None else min(now, at)
         history = visibility_history(called_at) if at is not None else []
         # The state at the call starts the engine; later entries are fed in time order

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import js
+
+
+def whole_ms(value: Any) -> int:
+    """A browser time in whole ms, rounded as ``Math.round`` rounds: halves up. Python's
+    ``round`` rounds halves to even, and browser times often end in exactly .5 ms, so the
+    embed's boot-time ``startedAt`` and Python's would differ by 1 ms (T3)."""
+    return math.floor(float(value) + 0.5)
 
 
 class PerformanceClock:
@@ -11,10 +21,10 @@ class PerformanceClock:
     def __init__(self) -> None:
         # timeOrigin is fixed for the page's life; rounding it once keeps every derived
         # wall time consistent with the monotonic differences.
-        self._origin = round(float(js.performance.timeOrigin))
+        self._origin = whole_ms(js.performance.timeOrigin)
 
     def now(self) -> int:
-        return round(float(js.performance.now()))
+        return whole_ms(js.performance.now())
 
     @property
     def time_origin(self) -> int:

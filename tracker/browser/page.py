@@ -9,6 +9,7 @@ import js
 from pyodide.ffi import create_proxy
 
 from ..ports import Unsubscribe
+from .clock import whole_ms
 
 
 def _listen(target: Any, event: str, handler: Callable[[Any], None]) -> Unsubscribe:
@@ -24,7 +25,7 @@ def _listen(target: Any, event: str, handler: Callable[[Any], None]) -> Unsubscr
 
 
 def _stamp(event: Any) -> int:
-    return round(float(event.timeStamp))
+    return whole_ms(event.timeStamp)
 
 
 class DocumentEvents:
@@ -55,7 +56,7 @@ def visibility_history(since: int) -> list[tuple[int, bool]]:
         entries = js.performance.getEntriesByType("visibility-state")
     except Exception:
         return []
-    changes = [(round(float(e.startTime)), str(e.name) == "hidden") for e in entries]
+    changes = [(whole_ms(e.startTime), str(e.name) == "hidden") for e in entries]
     if not changes:
         return []
     changes.sort()
