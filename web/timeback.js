@@ -128,8 +128,9 @@
       return this.#py ? this.#py.run_id : this.#params.runId;
     }
     get startedAt() {
-      // T3: wall time of a monotonic instant is timeOrigin + t, rounded as Python rounds it
-      // (each to whole ms), so the date does not move when Python takes over.
+      // T3: wall time of a monotonic instant is timeOrigin + t, each rounded to whole ms
+      // halves up, as Python's timefmt.whole_ms does, so the date does not move when Python
+      // takes over.
       return new Date(
         this.#py
           ? this.#py.started_at_ms
