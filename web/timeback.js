@@ -39,6 +39,10 @@
     document.currentScript || document.querySelector('script[src*="timeback.js"]');
   const scriptUrl = new URL(script ? script.src : "timeback.js", location.href);
   const bundleUrl = new URL("./", scriptUrl).href;
+  // The runtime, the lock and the wheels sit in a folder named after their content, so
+  // servers may cache them as immutable; tracker build writes the folder's name here.
+  const RUNTIME_DIR = "";
+  const runtimeUrl = new URL(RUNTIME_DIR, bundleUrl).href;
   const attribute = (name) => (script ? script.getAttribute(name) : null);
   const configAttr = attribute("data-config");
   const options = {
@@ -333,13 +337,13 @@
   });
 
   async function loadRuntime() {
-    const { loadPyodide } = await import(bundleUrl + "pyodide.mjs");
+    const { loadPyodide } = await import(runtimeUrl + "pyodide.mjs");
     const log = [];
     const pyodide = await loadPyodide({
-      indexURL: bundleUrl,
+      indexURL: runtimeUrl,
       // Must be absolute: a relative lockFileURL fails with "Invalid base URL" and
       // loadPyodide still resolves, the failure showing only later as ModuleNotFoundError.
-      lockFileURL: bundleUrl + "pyodide-lock.json",
+      lockFileURL: runtimeUrl + "pyodide-lock.json",
       // Listed here, the wheels download while the runtime boots.
       packages: ["tracker"],
       stdout: (line) => log.push(line), // "Loading ...", "Loaded ..." would litter the console

@@ -42,8 +42,9 @@ def test_embed_boots_offline_with_marks_in_order(
     assert versions == "2.14.4 0.1.0"
     # The runtime and wheels came from the bundle on this server, nothing from elsewhere
     # (the context fixture checks every URL on teardown too).
-    assert any(url.endswith("/timeback/pyodide.asm.wasm") for url in requests)
-    assert any(re.search(r"/timeback/tracker-[^/]+\.whl$", url) for url in requests)
+    # ... from its versioned folder (cached as immutable by tracker serve).
+    assert any(re.search(r"/timeback/r-[0-9a-f]{16}/pyodide\.asm\.wasm$", url) for url in requests)
+    assert any(re.search(r"/timeback/r-[0-9a-f]{16}/tracker-[^/]+\.whl$", url) for url in requests)
     assert all(url.startswith(site.url) or url.startswith("data:") for url in requests)
     assert page.text_content("#status") == "page works"
     assert errors(console) == []
@@ -76,8 +77,9 @@ def test_pyscript_page_boots_offline_with_the_local_runtime(
         "document.getElementById('out').textContent !== 'loading'", timeout=boot_timeout_ms()
     )
     assert page.text_content("#out") == "tracker 0.1.0 pydantic 2.14.4"
-    assert f"{site.url}/timeback/pyodide.mjs" in requests
-    assert any(url.endswith("/timeback/pyodide.asm.wasm") for url in requests)
+    runtime = re.compile(rf"{re.escape(site.url)}/timeback/r-[0-9a-f]{{16}}/pyodide\.mjs")
+    assert any(runtime.fullmatch(url) for url in requests)
+    assert any(re.search(r"/timeback/r-[0-9a-f]{16}/pyodide\.asm\.wasm$", url) for url in requests)
     assert errors(console) == []
 
 
