@@ -128,7 +128,9 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         }
     )
     if stale:
-        say(f"removed {len(stale)} stale file(s): {', '.join(stale)}")
+        # A new versioned folder replaces the whole old one: name the folders, not each file.
+        gone = sorted({name.split("/")[0] if "/" in name else name for name in stale})
+        say(f"removed {len(stale)} stale file(s): {', '.join(gone)}")
     say(
         f"bundle ready in {out}: {len(output.files)} files, {output.size() / 1e6:.1f} MB, "
         f"{output.changed} written, {time.monotonic() - started:.1f} s"

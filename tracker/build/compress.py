@@ -31,7 +31,7 @@ def brotli_bytes(data: bytes) -> bytes:
         import brotli
     except ImportError as error:  # pragma: no cover - an install without the build extra
         raise BuildError(
-            "tracker build needs the brotli package: pip install 'tracker[build]'"
+            "tracker build needs the brotli package: pip install 'lesson-time-tracker[build]'"
         ) from error
     # Quality 11 is slow (about a minute for the 9.6 MB wasm) but runs once per content:
     # the result is cached by the source's sha256.
