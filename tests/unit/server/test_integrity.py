@@ -210,3 +210,36 @@ def test_uncovered_ms_is_the_free_part_of_the_span() -> None:
     assert uncovered_ms(0, 100, [(10, 20), (15, 30), (90, 200)]) == 70
     assert uncovered_ms(0, 100, [(-50, 150)]) == 0
     assert uncovered_ms(50, 60, [(0, 10)]) == 10
+
+
+def test_rows_stored_before_v2_count_at_most_their_span(tmp_path: Any) -> None:
+    import sqlite3
+
+    from tracker.server.store import MIGRATIONS, Store
+
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO events (id, type, sensor, user_email, run_id, event_time, body,"
+        " created_at_ms) VALUES ('e1', 'TimeSpentEvent', 's', 'u', 'r', 't', '{}', 0)"
+    )
+    rows = [("heartbeat", 0, 0, 15_000, 86_400_000), ("completion", 5, None, 9, 120_000)]
+    for source, key, started, ended, active in rows:
+        conn.execute(
+            "INSERT INTO time_ledger (user_email, run_id, source, key_ms, started_at_ms,"
+            " ended_at_ms, active_ms, inactive_ms, activity_url, course_key, event_id)"
+            " VALUES ('u', 'r', ?, ?, ?, ?, ?, 0, 'a', 'c', 'e1')",
+            (source, key, started, ended, active),
+        )
+    conn.close()
+    store = Store(path)
+    try:
+        counted = store.read(
+            lambda tx: tx.all("SELECT source, counted_ms FROM time_ledger ORDER BY id")
+        )
+        assert counted == [("heartbeat", 15_000), ("completion", 120_000)]
+    finally:
+        store.close()
