@@ -341,7 +341,7 @@
       // loadPyodide still resolves, the failure showing only later as ModuleNotFoundError.
       lockFileURL: bundleUrl + "pyodide-lock.json",
       // Listed here, the wheels download while the runtime boots.
-      packages: ["tracker"],
+      packages: ["lesson-time-tracker"], // the distribution name (pyproject.toml)
       stdout: (line) => log.push(line), // "Loading ...", "Loaded ..." would litter the console
       stderr: (line) => {
         log.push(line);
@@ -352,7 +352,7 @@
     pyodide.setStderr();
     // loadPyodide does not throw when a package fails to load (bad integrity, 404): it logs.
     const failed = log.filter((line) => /Failed to load|error occurred while loading/.test(line));
-    if (failed.length || !("tracker" in pyodide.loadedPackages)) {
+    if (failed.length || !("lesson-time-tracker" in pyodide.loadedPackages)) {
       const details = failed.length ? log.join("\n") : "tracker is not in the lock";
       throw new Error(`could not load the Python packages:\n${details}`);
     }

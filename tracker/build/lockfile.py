@@ -2,8 +2,8 @@
 
 Pyodide's npm package lock pins other versions (pydantic 2.12.5...) whose wheels it does
 not ship; ours lists exactly the wheels in the bundle, with their sha256, so
-``loadPyodide({lockFileURL, packages: ["tracker"]})`` fetches them while the runtime boots
-and checks their integrity.
+``loadPyodide({lockFileURL, packages: ["lesson-time-tracker"]})`` (the distribution name)
+fetches them while the runtime boots and checks their integrity.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class Routes:
     async def heartbeat(self, request: Request) -> Response:
         email = await self._user(request)
         data = await read_json(request, self.server.settings.max_body_bytes)
-        body = validate(HeartbeatBody, data)
+        body = validate(HeartbeatBody, data, lenient="heartbeat body")
         if await self.server.pipeline.heartbeat(email, body):
             return json_response(200, {"duplicate": True})
         return Response(status_code=204)
@@ -82,7 +82,7 @@ class Routes:
     async def submit(self, request: Request) -> Response:
         email = await self._user(request)
         data = await read_json(request, self.server.settings.max_body_bytes)
-        body = validate(SubmitBody, data)
+        body = validate(SubmitBody, data, lenient="submit body")
         await self.server.pipeline.submit(email, body)
         return Response(status_code=204)
 
