@@ -265,7 +265,7 @@ def check_ledgers(server: TimebackServer) -> None:
         # Counted time never exceeds what was reported, nor a window's span (issue 10).
         over = tx.one(
             "SELECT COUNT(*) FROM time_ledger WHERE counted_ms > active_ms OR (source ="
-            " 'heartbeat' AND counted_ms > ended_at_ms - started_at_ms)"
+            " 'heartbeat' AND counted_ms > MAX(0, ended_at_ms - started_at_ms))"
         )
         assert over[0] == 0
 

@@ -87,14 +87,10 @@ async def test_24_hour_window_counts_at_most_its_span_issue_10(
     day = 24 * 3_600_000
     body = span(BASE, 15_000, 15_000, new_run())
     body["elapsedMs"] = day
-    response = await client.post(HEARTBEAT, json=body)
-    # The wire refuses more active time than the window lasts (1 s slack for rounding) ...
-    assert response.status_code == 400
-    assert response.json()["error"]["details"]["field"] == "elapsedMs"
-    # ... and the 1 s of slack it allows is not counted beyond the span.
-    body["elapsedMs"] = 15_999
     assert (await client.post(HEARTBEAT, json=body)).status_code == 204
     assert counted_ms(server) == 15_000
+    me = (await client.get("/user/me")).json()
+    assert me["activeMinutes"]["allTime"] == 0.25
 
 
 async def test_future_window_is_refused_naming_the_field_issue_10(
@@ -243,3 +239,21 @@ def test_rows_stored_before_v2_count_at_most_their_span(tmp_path: Any) -> None:
         assert counted == [("heartbeat", 15_000), ("completion", 120_000)]
     finally:
         store.close()
+
+
+async def test_inverted_or_overfull_window_is_stored_as_what_it_is_worth_issue_9(
+    server: TimebackServer, client: httpx.AsyncClient
+) -> None:
+    """endedAt before startedAt, or elapsedMs beyond the span: accepted (not dropped for good
+    by a final 400), counted at most the span (the client's strict model still refuses)."""
+    inverted = span(BASE, 15_000, 15_000, new_run())
+    inverted["endedAt"] = iso_from_epoch_ms(BASE - 60_000)
+    assert (await client.post(HEARTBEAT, json=inverted)).status_code == 204
+    overfull = span(BASE + 100_000, 15_000, 15_000, new_run())
+    overfull["elapsedMs"] = 24 * 3_600_000
+    assert (await client.post(HEARTBEAT, json=overfull)).status_code == 204
+    counted = server.store.read(
+        lambda tx: tx.all("SELECT active_ms, counted_ms FROM time_ledger ORDER BY id")
+    )
+    assert counted == [(15_000, 0), (24 * 3_600_000, 15_000)]
+    assert (await client.post(HEARTBEAT, json=overfull)).json() == {"duplicate": True}
