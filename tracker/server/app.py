@@ -30,7 +30,6 @@ from .errors import (
 )
 from .guards import check_origin, read_json
 from .identity import resolve_email
-from .pipeline import now_ms
 from .profile import Day, profile
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ class Routes:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             raise invalid("tz", "is not an IANA time zone, e.g. Europe/Berlin") from None
-        day = Day.containing(now_ms(), zone)
+        day = Day.containing(self.server.pipeline.now(), zone)
         server = self.server
         data = await server.store.aread(
             lambda tx: profile(tx, server.config, server.settings.env, email, day)
