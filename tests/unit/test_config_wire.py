@@ -96,10 +96,6 @@ def test_total_lessons_override_first_and_display_names() -> None:
         ),
         ({"sensor": "not a url"}, "sensor"),
         (
-            {"courses": [{"subject": "Math", "grade": 3, "totalLessons": 3}]},
-            "courses[0].totalLessons",
-        ),
-        (
             {"sensor": None, "launchUrl": None, "courses": [{"subject": "Math", "grade": 3}]},
             "courses[0].sensor",
         ),
