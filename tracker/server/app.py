@@ -88,9 +88,10 @@ class Routes:
 
     async def verify(self, request: Request) -> Response:
         email = await self._user(request)
-        return json_response(
-            200, {"verified": True, "email": email, "actorId": actor_iri(email)}, NO_STORE
-        )
+        # The official answer is {verified, timebackId}; embedded mode knows no Timeback
+        # account, so the id is null and the local identity is in email and actorId.
+        answer = {"verified": True, "timebackId": None, "email": email, "actorId": actor_iri(email)}
+        return json_response(200, answer, NO_STORE)
 
     async def me(self, request: Request) -> Response:
         email = await self._user(request)

@@ -91,9 +91,12 @@ def _tidy(value: float) -> int | float:
 
 
 def computed_pct(mastered_total: int, total_lessons: int) -> int:
-    """clamp(round(mastered / totalLessons x 100), 0, 100), rounding halves up like JS."""
-    pct = (200 * mastered_total + total_lessons) // (2 * total_lessons)
-    return max(0, min(100, pct))
+    """clamp(round(mastered / totalLessons x 100), 0, 100), as the official SDK computes it.
+
+    Python's ``round`` on the float percentage: halves go to even (1/8 -> 12), and a float
+    error decides a near-half exactly as there (7/200 -> 3.5000000000000004 -> 4).
+    """
+    return max(0, min(100, round(mastered_total / total_lessons * 100)))
 
 
 def _stored(event: dict[str, Any], ctx: ActivityContext, user: str, run_id: str) -> StoredEvent:

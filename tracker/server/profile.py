@@ -1,4 +1,9 @@
-"""``GET /user/me``: XP and active minutes (today and all time) and per-course progress."""
+"""``GET /user/me``: XP and active minutes (today and all time) and per-course progress.
+
+The official SDK's profile keys (``id``, ``email``, ``name``, ``grade``, ``courses[{id, code,
+name}]``, ``goals``, ``xp {today, all}``) come first, ours beside them, so that a client of
+the official server reads this answer unchanged.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +45,40 @@ def _minutes(ms: Any) -> int | float:
     return _number(round(float(ms or 0) / 60_000, 2))
 
 
-def profile(tx: Tx, config: AppConfig, env: str, email: str, day: Day) -> dict[str, Any]:
+def _xp(all_time: Any, today: Any) -> dict[str, int | float]:
+    # "all" is the official key, "allTime" ours (the dashboard reads it).
+    total = _number(all_time)
+    return {"today": _number(today), "all": total, "allTime": total}
+
+
+def _first_goals(config: AppConfig) -> dict[str, float] | None:
+    """The official answer takes the goals of the first enrollment that has some."""
+    for course in config.courses:
+        goals = course.metadata.goals if course.metadata else None
+        if goals is None:
+            continue
+        found = {
+            key: value
+            for key, value in (
+                ("dailyXp", goals.daily_xp),
+                ("dailyActiveMinutes", goals.daily_active_minutes),
+            )
+            if value is not None
+        }
+        if found:
+            return found
+    return None
+
+
+def profile(
+    tx: Tx,
+    config: AppConfig,
+    env: str,
+    email: str,
+    day: Day,
+    timeback_id: str | None = None,
+) -> dict[str, Any]:
+    """``timeback_id`` is the user's Timeback (OneRoster) id; embedded mode has none."""
     xp_by_course = {
         str(row[0]): (row[1], row[2])
         for row in tx.all(
@@ -76,6 +114,9 @@ def profile(tx: Tx, config: AppConfig, env: str, email: str, day: Day) -> dict[s
         goals = course.metadata.goals if course.metadata else None
         courses.append(
             {
+                # The official course id is ids[env]; without one, the course's own path
+                # below the sensor: stable, and never mistaken for a platform id.
+                "id": course.ids.get(env) or key,
                 "name": course.display_name,
                 "subject": course.subject,
                 "grade": course.grade,
@@ -86,7 +127,7 @@ def profile(tx: Tx, config: AppConfig, env: str, email: str, day: Day) -> dict[s
                 "totalLessons": course.total_lessons(env),
                 "completed": completed_at is not None,
                 "completedAt": None if completed_at is None else iso_from_epoch_ms(completed_at),
-                "xp": {"today": _number(xp_today), "allTime": _number(xp_all)},
+                "xp": _xp(xp_all, xp_today),
                 "activeMinutes": {"today": _minutes(active_today), "allTime": _minutes(active_all)},
                 "goals": {
                     "dailyXp": goals.daily_xp if goals else None,
@@ -95,17 +136,22 @@ def profile(tx: Tx, config: AppConfig, env: str, email: str, day: Day) -> dict[s
             }
         )
     return {
+        "id": timeback_id,
         "email": email,
+        # Name and grade come from the roster in the official server; embedded mode has none.
+        "name": None,
+        "grade": None,
+        "goals": _first_goals(config),
         "actorId": actor_iri(email),
         "day": {
             "start": iso_from_epoch_ms(day.start_ms),
             "end": iso_from_epoch_ms(day.end_ms),
             "timeZone": day.zone,
         },
-        "xp": {
-            "today": _number(sum(float(today or 0) for _, today in xp_by_course.values())),
-            "allTime": _number(sum(float(total or 0) for total, _ in xp_by_course.values())),
-        },
+        "xp": _xp(
+            sum(float(total or 0) for total, _ in xp_by_course.values()),
+            sum(float(today or 0) for _, today in xp_by_course.values()),
+        ),
         "activeMinutes": {
             "today": _minutes(sum(float(today or 0) for _, today in time_by_course.values())),
             "allTime": _minutes(sum(float(total or 0) for total, _ in time_by_course.values())),

@@ -85,7 +85,11 @@ def test_event_builders() -> None:
 
 
 def test_progress_rounding() -> None:
-    assert computed_pct(1, 8) == 13  # 12.5 rounds half up, like Math.round
+    # As the official SDK: Python's round() on the float percentage, halves to even.
+    assert computed_pct(1, 8) == 12  # 12.5 -> 12
+    assert computed_pct(3, 8) == 38  # 37.5 -> 38
+    assert computed_pct(5, 8) == 62  # 62.5 -> 62
+    assert computed_pct(7, 200) == 4  # 7/200*100 is 3.5000000000000004 in floats, as there
     assert computed_pct(1, 3) == 33
     assert computed_pct(2, 3) == 67
     assert computed_pct(0, 5) == 0

@@ -108,8 +108,8 @@ async def test_progress_is_computed_from_mastered_units(
         )
         assert (await client.post(SUBMIT, json=body)).status_code == 204
         pcts.append(completions(server)[-1]["generated"].get("extensions"))
-    # 1/8 = 12.5 rounds half up to 13; 0 mastered computes nothing.
-    assert pcts == [{"pctCompleteApp": 13}, {"pctCompleteApp": 38}, None, {"pctCompleteApp": 50}]
+    # 1/8 = 12.5 rounds half to even, to 12, as the official SDK; 0 mastered computes nothing.
+    assert pcts == [{"pctCompleteApp": 12}, {"pctCompleteApp": 38}, None, {"pctCompleteApp": 50}]
 
 
 async def test_retried_completion_counts_its_mastered_units_once(
@@ -293,17 +293,17 @@ async def test_user_me_reports_xp_minutes_and_courses(
     me = response.json()
     assert me["email"] == "student@example.com"
     assert me["actorId"] == "mailto:student@example.com"
-    assert me["xp"] == {"today": 3, "allTime": 5}
+    assert me["xp"] == {"today": 3, "all": 5, "allTime": 5}
     assert me["activeMinutes"] == {"today": 2.5, "allTime": 4.5}
     math = next(c for c in me["courses"] if c["code"] == "MATH-3")
     assert math["pctComplete"] == 25
     assert math["masteredUnits"] == 2
     assert math["totalLessons"] == 8
-    assert math["xp"] == {"today": 3, "allTime": 5}
+    assert math["xp"] == {"today": 3, "all": 5, "allTime": 5}
     assert math["goals"] == {"dailyXp": 20, "dailyActiveMinutes": 25}
     assert math["completed"] is False
     reading = next(c for c in me["courses"] if c["name"] == "Reading G2")
-    assert reading["xp"] == {"today": 0, "allTime": 0}
+    assert reading["xp"] == {"today": 0, "all": 0, "allTime": 0}
     assert reading["pctComplete"] is None
 
     zoned = await client.get("/user/me", params={"tz": "America/New_York"})
@@ -313,11 +313,38 @@ async def test_user_me_reports_xp_minutes_and_courses(
     assert bad.json()["error"]["details"]["field"] == "tz"
 
 
+async def test_user_me_carries_the_official_profile_fields(
+    server: TimebackServer, client: httpx.AsyncClient
+) -> None:
+    """The official SDK's profile keys, beside ours: an official client reads this answer."""
+    body = submit_body(runId=new_run(), metrics={"xpEarned": 1, "masteredUnits": 1})
+    assert (await client.post(SUBMIT, json=body)).status_code == 204
+    me = (await client.get("/user/me")).json()
+    # Embedded mode: no Timeback account, so no Timeback id, name or grade to report.
+    assert (me["id"], me["name"], me["grade"]) == (None, None, None)
+    assert me["email"] == "student@example.com"
+    assert me["xp"] == {"today": 0, "all": 1, "allTime": 1}
+    # Goals of the first course that has some, in the official key names.
+    assert me["goals"] == {"dailyXp": 20, "dailyActiveMinutes": 25}
+    official = [{k: c[k] for k in ("id", "code", "name")} for c in me["courses"]]
+    assert official == [
+        # ids[env] when the config has one, else the course's own stable path.
+        {"id": "math3-prod", "code": "MATH-3", "name": "MATH-3"},
+        {"id": "Reading/g2", "code": None, "name": "Reading G2"},
+        {"id": "SS%20101", "code": "SS 101", "name": "SS 101"},
+    ]
+    math = me["courses"][0]
+    assert math["courseId"] == "math3-prod"
+    assert math["xp"] == {"today": 0, "all": 1, "allTime": 1}
+
+
 async def test_user_verify(server: TimebackServer, client: httpx.AsyncClient) -> None:
     response = await client.get("/user/verify")
     assert response.status_code == 200
+    # The official answer is {verified, timebackId}; embedded mode has no Timeback account.
     assert response.json() == {
         "verified": True,
+        "timebackId": None,
         "email": "student@example.com",
         "actorId": "mailto:student@example.com",
     }
