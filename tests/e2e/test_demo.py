@@ -200,7 +200,7 @@ def test_js_quiz_minutes_xp_gradebook_and_progress_on_the_dashboard(
 
     data = dashboard(page, base)
     assert data["email"] == email
-    assert data["xp"] == {"today": 3, "allTime": 3}
+    assert data["xp"] == {"today": 3, "all": 3, "allTime": 3}
     assert stat(page, "xp-today") == "3"
     assert stat(page, "xp-all") == "3"
     # Minutes: the server's ledger has every window the page measured, to the millisecond.
