@@ -12,5 +12,11 @@ if [ ! -f "$wheels/.complete" ]; then
     pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 packaging==26.4 pygments==2.21.0
   touch "$wheels/.complete"
 fi
-exec node tests/pyodide/run_core_tests.mjs dist/timeback "$wheels" \
+# The runtime sits in the bundle's versioned folder, r-<hash>/ (one per build).
+runtime=(dist/timeback/r-*/)
+if [ ${#runtime[@]} -ne 1 ] || [ ! -f "${runtime[0]}pyodide.mjs" ]; then
+  echo "expected one dist/timeback/r-*/ folder: run tracker build" >&2
+  exit 1
+fi
+exec node tests/pyodide/run_core_tests.mjs "${runtime[0]}" "$wheels" \
   tests/unit/test_engine.py tests/unit/test_models.py tests/unit/test_config_wire.py

@@ -15,8 +15,13 @@ fi
 # Reinstall only when pyproject.toml changed since the last install.
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  say "installing the tracker package and its dependencies"
+  say "installing lesson-time-tracker (the tracker package) and its dependencies"
   .venv/bin/python -m pip install -q --upgrade pip
+  # The distribution used to be called "tracker" (a name taken on PyPI): an old
+  # install of it would stay next to the new one and own the same `tracker` command.
+  if .venv/bin/python -m pip show -q tracker >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -q -y tracker
+  fi
   .venv/bin/python -m pip install -q -e ".[server,dev]"
   rm -f .venv/.installed-*
   touch "$stamp"

@@ -62,6 +62,9 @@ class Activity:
         self._timer: TimerHandle | None = None
         self._unsubscribe: list[Unsubscribe] = []
         self._ending: asyncio.Future[None] | None = None
+        # True from end() until it failed: the engine keeps a window open at the end (R2),
+        # but no timer may flush it while the final window and the completion are delivered.
+        self._closing = False
         # A completion that failed keeps its endedAt, so calling end() again with the same
         # data is the same attempt for the server (wire §1), not a second one.
         self._failed_completion: tuple[CompletionData, str] | None = None
@@ -153,12 +156,14 @@ class Activity:
         if self._ending is not None and not self._ending.done():
             return self._ending  # one completion for concurrent calls
         now = self._at(at)
+        self._closing = True
         sent: list[asyncio.Future[bool]] = []
         if self._engine is not None:
             if completion is not None and completion.time is not None:
                 self._engine.discard_open_window(now)  # the override replaces tracked time
             else:
                 sent = self._apply(self._engine.end(now))
+        self._schedule()  # cancels the timer (the override path applies no effects)
         self._ending = asyncio.ensure_future(self._complete(completion, now, sent))
         return self._ending
 
@@ -198,16 +203,22 @@ class Activity:
     async def _complete(
         self, completion: CompletionData | None, now: int, sent: list[asyncio.Future[bool]]
     ) -> None:
-        await self._wait_for(sent)
-        if completion is not None:
-            body = self._submit_body(completion, now)
-            url = self._tracker.url(SUBMIT_PATH)
-            try:
-                await self._tracker.outbox.request(url, body, self._policy)
-            except DeliveryError as exc:
-                self._report_error(exc, "completion")
-                raise
-            self._failed_completion = None
+        try:
+            await self._wait_for(sent)
+            if completion is not None:
+                body = self._submit_body(completion, now)
+                url = self._tracker.url(SUBMIT_PATH)
+                try:
+                    await self._tracker.outbox.request(url, body, self._policy)
+                except DeliveryError as exc:
+                    self._report_error(exc, "completion")
+                    raise
+                self._failed_completion = None
+        except BaseException:
+            # R2: the activity stays usable; the window opened at the end goes on.
+            self._closing = False
+            self._schedule()
+            raise
         self._finish()
 
     def _finish(self) -> None:
@@ -324,7 +335,7 @@ class Activity:
         if self._timer:
             self._timer.cancel()
             self._timer = None
-        if self._engine is None or self._ended:
+        if self._engine is None or self._ended or self._closing:
             return
         deadline = self._engine.next_deadline()
         if deadline is not None:
@@ -333,7 +344,7 @@ class Activity:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._engine and not self._ended:
+        if self._engine and not self._ended and not self._closing:
             self._apply(self._engine.tick(self._now()))
 
     def _report_error(self, error: Exception, kind: str) -> None:

@@ -6,9 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from . import __version__
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tracker", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tracker {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="assemble the browser bundle (Pyodide + wheels)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -24,26 +24,39 @@ def _absolute_url(value: str | None) -> str | None:
 
 
 class _ConfigModel(WireModel):
-    # Typos in a config file should fail loudly, not be ignored.
+    # The file is read leniently (parse_config): an unknown key is ignored with a warning that
+    # names it; ``quiet_keys`` are documented keys this project does not use (no warning).
     model_config = ConfigDict(**(WireModel.model_config | {"frozen": True}))
 
 
 class CourseMetrics(_ConfigModel):
+    quiet_keys: ClassVar[frozenset[str]] = frozenset({"totalGrades"})
+
     total_lessons: Annotated[int, Field(ge=0)] | None = None
     total_xp: Annotated[float, Field(ge=0)] | None = None
 
 
 class CourseGoals(_ConfigModel):
+    quiet_keys: ClassVar[frozenset[str]] = frozenset(
+        {"dailyLessons", "dailyAccuracy", "dailyMasteredUnits"}
+    )
+
     daily_xp: Annotated[float, Field(ge=0)] | None = None
     daily_active_minutes: Annotated[float, Field(ge=0)] | None = None
 
 
 class CourseMetadata(_ConfigModel):
+    quiet_keys: ClassVar[frozenset[str]] = frozenset(
+        {"courseType", "isSupplemental", "isCustom", "publishStatus", "contactEmail"}
+    )
+
     metrics: CourseMetrics | None = None
     goals: CourseGoals | None = None
 
 
 class CourseOverride(_ConfigModel):
+    quiet_keys: ClassVar[frozenset[str]] = frozenset({"level", "launchUrl"})
+
     sensor: str | None = None
     metadata: CourseMetadata | None = None
 
@@ -51,6 +64,8 @@ class CourseOverride(_ConfigModel):
 
 
 class CourseConfig(_ConfigModel):
+    quiet_keys: ClassVar[frozenset[str]] = frozenset({"level", "launchUrl"})
+
     subject: Subject
     grade: Grade | None = None
     course_code: CourseCode | None = None
@@ -87,7 +102,7 @@ class CourseConfig(_ConfigModel):
 
 
 class AppConfig(_ConfigModel):
-    model_config = ConfigDict(**(_ConfigModel.model_config | {"extra": "ignore"}))
+    quiet_keys: ClassVar[frozenset[str]] = frozenset({"$schema"})
 
     name: Annotated[str, Field(min_length=1)]
     sensor: str | None = None
@@ -143,7 +158,7 @@ class AppConfig(_ConfigModel):
 
 
 def parse_config(data: Any) -> AppConfig:
-    return validate(AppConfig, data)
+    return validate(AppConfig, data, lenient="timeback.config.json")
 
 
 def load_config(path: str | Path) -> AppConfig:

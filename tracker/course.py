@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag
+from pydantic import BeforeValidator, Discriminator, Field, StringConstraints, Tag
 
 from .validation import WireModel, not_bool
 
@@ -24,7 +24,8 @@ SUBJECTS: tuple[str, ...] = get_args(Subject)
 
 # -1 is pre-K, 0 is K, 13 is AP (wire §4).
 Grade = Annotated[int, BeforeValidator(not_bool), Field(ge=-1, le=13)]
-CourseCode = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
+# Trimmed first (as the official server does), so only a blank code is refused.
+CourseCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class CourseBySubjectGrade(WireModel):
@@ -36,6 +37,9 @@ class CourseBySubjectGrade(WireModel):
 
 
 class CourseByCode(WireModel):
+    # A lenient read takes {code, subject, grade} as the official server does: the code wins.
+    quiet_keys: ClassVar[frozenset[str]] = frozenset({"subject", "grade"})
+
     code: CourseCode
 
     def key(self) -> str:

@@ -17,6 +17,7 @@ from pydantic import (
     Discriminator,
     Field,
     StrictBool,
+    StringConstraints,
     Tag,
     field_validator,
     model_validator,
@@ -29,7 +30,7 @@ from .validation import FieldValueError, WireModel, not_bool
 # Slugs are used verbatim in the canonical activity URL (wire §2), so only RFC 3986 unreserved
 # characters are allowed.
 Slug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")]
-DisplayName = Annotated[str, Field(min_length=1, max_length=500)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Count = Annotated[int, BeforeValidator(not_bool), Field(ge=0)]
 Milliseconds = Annotated[int, BeforeValidator(not_bool), Field(ge=0)]
 Callback = Callable[..., Any]

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Accepts what `Date.prototype.toISOString()` produces and any offset; the wire writes `...Z`.
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def whole_ms(value: float) -> int:
+    """A browser time in whole ms, halves up as ``Math.round`` rounds (T3). The one rounding
+    rule for ``performance.now()``, event ``timeStamp``s and ``timeOrigin``: Python's
+    ``round`` takes halves to even, and Chromium's times (100 µs steps) often end in exactly
+    .5 ms, so a second rule would move a date by 1 ms. Exact: ``value + 0.5`` could round."""
+    floor = math.floor(value)
+    return floor + 1 if value - floor >= 0.5 else floor
 
 
 def iso_from_epoch_ms(epoch_ms: int) -> str:

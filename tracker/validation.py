@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import logging
+from functools import cache
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import TrackerValidationError
@@ -12,6 +14,13 @@ from .errors import TrackerValidationError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # Branch names that pydantic puts into error locations; a user never wrote them.
 _UNION_TAGS = {"bySubjectGrade", "byCode", "options", "flag"}
+# Validation context key: read what others send (a request body, a config file) leniently.
+LENIENT = "lenient"
+log = logging.getLogger("tracker.validation")
+
+
+def is_lenient(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(LENIENT))
 
 
 class WireModel(BaseModel):
@@ -23,6 +32,56 @@ class WireModel(BaseModel):
         extra="forbid",
         frozen=True,
     )
+    # Keys a lenient read drops without a warning (another client's spelling of the same thing).
+    quiet_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unknown(cls, data: Any, info: ValidationInfo) -> Any:
+        """Strict by default (``extra="forbid"``); a lenient read drops unknown keys instead."""
+        if not isinstance(data, dict) or not is_lenient(info):
+            return data
+        known = known_keys(cls)
+        return {key: value for key, value in data.items() if key in known}
+
+
+@cache
+def known_keys(model: type[BaseModel]) -> dict[str, str]:
+    """Every spelling of a field (name and alias) -> the field name."""
+    keys: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        keys[name] = name
+        if info.alias:
+            keys[info.alias] = name
+    return keys
+
+
+def unknown_keys(model: BaseModel, raw: Any, path: str = "") -> list[str]:
+    """Paths of the keys in ``raw`` that ``model`` (validated from it) has no field for."""
+    if not isinstance(raw, dict):
+        return []
+    known = known_keys(type(model))
+    quiet = model.quiet_keys if isinstance(model, WireModel) else frozenset()
+    found: list[str] = []
+    for key, value in raw.items():
+        here = f"{path}.{key}" if path else str(key)
+        name = known.get(key) if isinstance(key, str) else None
+        if name is None:
+            if key not in quiet:
+                found.append(here)
+            continue
+        child = getattr(model, name)
+        if isinstance(child, BaseModel):
+            found += unknown_keys(child, value, here)
+        elif isinstance(child, list | tuple) and isinstance(value, list):
+            for index, (item, raw_item) in enumerate(zip(child, value, strict=False)):
+                if isinstance(item, BaseModel):
+                    found += unknown_keys(item, raw_item, f"{here}[{index}]")
+        elif isinstance(child, dict) and isinstance(value, dict):
+            for item_key, item in child.items():
+                if isinstance(item, BaseModel):
+                    found += unknown_keys(item, value.get(item_key), f"{here}.{item_key}")
+    return found
 
 
 class FieldValueError(ValueError):
@@ -64,10 +123,19 @@ def describe(error: ValidationError) -> TrackerValidationError:
     return TrackerValidationError(first["field"], first["message"], details)
 
 
-def validate(model: type[ModelT], data: Any, *, prefix: str = "") -> ModelT:
-    """Validates ``data`` into ``model`` or raises TrackerValidationError naming the field."""
+def validate(
+    model: type[ModelT], data: Any, *, prefix: str = "", lenient: str | None = None
+) -> ModelT:
+    """Validates ``data`` into ``model`` or raises TrackerValidationError naming the field.
+
+    ``lenient`` (what is read, e.g. ``"heartbeat body"``) ignores unknown keys, as other
+    clients and newer versions may send more, and logs a warning naming each one: a typo
+    should be noticed, not refused.
+    """
     try:
-        return model.model_validate(data)
+        if lenient is None:
+            return model.model_validate(data)
+        parsed = model.model_validate(data, context={LENIENT: True})
     except ValidationError as exc:
         err = describe(exc)
         if prefix:
@@ -77,6 +145,10 @@ def validate(model: type[ModelT], data: Any, *, prefix: str = "") -> ModelT:
                 [{"field": f"{prefix}.{d['field']}", "message": d["message"]} for d in err.errors],
             )
         raise err from None
+    ignored = unknown_keys(parsed, data)
+    if ignored:
+        log.warning("%s: ignored unknown key(s) %s", lenient, ", ".join(ignored))
+    return parsed
 
 
 def not_bool(value: Any) -> Any:

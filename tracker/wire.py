@@ -6,9 +6,20 @@ on every field name and unit. Numbers are strict here: the wire rejects ``1.0`` 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
-from pydantic import Field, Strict, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from .course import CourseSelector
 from .models import (
@@ -17,11 +28,10 @@ from .models import (
     Number,
     Percent,
     RunId,
-    Slug,
     check_question_pair,
 )
 from .timefmt import epoch_ms_from_iso
-from .validation import FieldValueError, WireModel
+from .validation import FieldValueError, WireModel, is_lenient
 
 HEARTBEAT_PATH = "/activity/heartbeat"
 SUBMIT_PATH = "/activity/submit"
@@ -30,6 +40,9 @@ ME_PATH = "/user/me"
 
 WireCount = Annotated[int, Strict(), Field(ge=0, le=MAX_SAFE_INTEGER)]
 IsoTime = Annotated[str, Field(max_length=40)]
+# Any non-blank string, trimmed, as the official server takes it; it is quoted where it goes
+# into a URL (wire §2), so it needs no character rules of its own.
+ActivityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 # A window's counts may be off by rounding; more active time than the window lasted is not.
 ACTIVE_SLACK_MS = 1000
 
@@ -39,10 +52,26 @@ def _check_iso(value: str) -> str:
     return value
 
 
+def _clamp_percent(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """A lenient read clamps a number outside 0-100 (another client's rounding, say)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    # Only finite numbers: 1e400 parses to infinity, which stays an error naming the field.
+    if is_lenient(info) and number and math.isfinite(value):
+        value = min(max(value, 0), 100)
+    return handler(value)
+
+
+def _absent_if_null(value: Any) -> Any:
+    return True if value is None else value
+
+
+WirePercent = Annotated[Percent, WrapValidator(_clamp_percent)]
+
+
 class HeartbeatBody(WireModel):
     """One time window. Identity on the server: ``runId`` + ``startedAt``."""
 
-    id: Slug
+    id: ActivityId
     name: DisplayName
     course: CourseSelector
     run_id: RunId
@@ -54,7 +83,11 @@ class HeartbeatBody(WireModel):
     _iso = field_validator("started_at", "ended_at")(_check_iso)
 
     @model_validator(mode="after")
-    def _bounds(self) -> HeartbeatBody:
+    def _bounds(self, info: ValidationInfo) -> HeartbeatBody:
+        if is_lenient(info):
+            # The server stores such a window as what it can be worth: its counted time never
+            # exceeds its span (issue 9/10); a 400 would make the tracker drop it for good.
+            return self
         duration = epoch_ms_from_iso(self.ended_at) - epoch_ms_from_iso(self.started_at)
         if duration < 0:
             raise FieldValueError("endedAt", "must not be before startedAt")
@@ -86,14 +119,15 @@ class SubmitTime(WireModel):
 class SubmitBody(WireModel):
     """One completion. A retry with the same ``runId`` + ``endedAt`` is the same attempt."""
 
-    id: Slug
+    id: ActivityId
     name: DisplayName
     course: CourseSelector
     run_id: RunId
     ended_at: IsoTime
     metrics: SubmitMetrics
-    pct_complete: Percent | None = None
-    process: Annotated[bool, Strict()] = True
+    pct_complete: WirePercent | None = None
+    # ``null`` means absent, as for the official server.
+    process: Annotated[bool, Strict(), BeforeValidator(_absent_if_null)] = True
     time: SubmitTime | None = None
 
     _iso = field_validator("ended_at")(_check_iso)

@@ -39,6 +39,10 @@
     document.currentScript || document.querySelector('script[src*="timeback.js"]');
   const scriptUrl = new URL(script ? script.src : "timeback.js", location.href);
   const bundleUrl = new URL("./", scriptUrl).href;
+  // The runtime, the lock and the wheels sit in a folder named after their content, so
+  // servers may cache them as immutable; tracker build writes the folder's name here.
+  const RUNTIME_DIR = "";
+  const runtimeUrl = new URL(RUNTIME_DIR, bundleUrl).href;
   const attribute = (name) => (script ? script.getAttribute(name) : null);
   const configAttr = attribute("data-config");
   const options = {
@@ -128,8 +132,9 @@
       return this.#py ? this.#py.run_id : this.#params.runId;
     }
     get startedAt() {
-      // T3: wall time of a monotonic instant is timeOrigin + t, rounded as Python rounds it
-      // (each to whole ms), so the date does not move when Python takes over.
+      // T3: wall time of a monotonic instant is timeOrigin + t, each rounded to whole ms
+      // halves up, as Python's timefmt.whole_ms does, so the date does not move when Python
+      // takes over.
       return new Date(
         this.#py
           ? this.#py.started_at_ms
@@ -333,15 +338,15 @@
   });
 
   async function loadRuntime() {
-    const { loadPyodide } = await import(bundleUrl + "pyodide.mjs");
+    const { loadPyodide } = await import(runtimeUrl + "pyodide.mjs");
     const log = [];
     const pyodide = await loadPyodide({
-      indexURL: bundleUrl,
+      indexURL: runtimeUrl,
       // Must be absolute: a relative lockFileURL fails with "Invalid base URL" and
       // loadPyodide still resolves, the failure showing only later as ModuleNotFoundError.
-      lockFileURL: bundleUrl + "pyodide-lock.json",
+      lockFileURL: runtimeUrl + "pyodide-lock.json",
       // Listed here, the wheels download while the runtime boots.
-      packages: ["tracker"],
+      packages: ["lesson-time-tracker"], // the distribution name (pyproject.toml)
       stdout: (line) => log.push(line), // "Loading ...", "Loaded ..." would litter the console
       stderr: (line) => {
         log.push(line);
@@ -352,7 +357,7 @@
     pyodide.setStderr();
     // loadPyodide does not throw when a package fails to load (bad integrity, 404): it logs.
     const failed = log.filter((line) => /Failed to load|error occurred while loading/.test(line));
-    if (failed.length || !("tracker" in pyodide.loadedPackages)) {
+    if (failed.length || !("lesson-time-tracker" in pyodide.loadedPackages)) {
       const details = failed.length ? log.join("\n") : "tracker is not in the lock";
       throw new Error(`could not load the Python packages:\n${details}`);
     }

@@ -104,9 +104,9 @@ class Site:
             return Response(status_code=404)
         if variant == "no-runtime" and path != "timeback.js":
             return Response(status_code=404)
-        if variant == "bad-lock" and path == "pyodide-lock.json":
+        if variant == "bad-lock" and os.path.basename(path) == "pyodide-lock.json":
             lock = json.loads(file.read_text())
-            lock["packages"]["tracker"]["sha256"] = "0" * 64
+            lock["packages"]["lesson-time-tracker"]["sha256"] = "0" * 64
             return _typed(Response(json.dumps(lock)), path)
         if variant not in ("ok", "no-runtime", "bad-lock"):
             return Response(status_code=404)

@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page
 
+import tracker
+
 from .helpers import LESSON, MARKS, boot_timeout_ms, errors, marks, wait_ready
 from .recorder import Recorder
 from .site import LiveSite
@@ -39,11 +41,13 @@ def test_embed_boots_offline_with_marks_in_order(
         """async () => (await timeback.pyodide).runPython(
             "import pydantic, tracker; f'{pydantic.VERSION} {tracker.__version__}'")"""
     )
-    assert versions == "2.14.4 0.1.0"
+    assert versions == f"2.14.4 {tracker.__version__}"
     # The runtime and wheels came from the bundle on this server, nothing from elsewhere
     # (the context fixture checks every URL on teardown too).
-    assert any(url.endswith("/timeback/pyodide.asm.wasm") for url in requests)
-    assert any(re.search(r"/timeback/tracker-[^/]+\.whl$", url) for url in requests)
+    # ... from its versioned folder (cached as immutable by tracker serve).
+    folder = r"/timeback/r-[0-9a-f]{16}/"
+    assert any(re.search(rf"{folder}pyodide\.asm\.wasm$", url) for url in requests)
+    assert any(re.search(rf"{folder}lesson_time_tracker-[^/]+\.whl$", url) for url in requests)
     assert all(url.startswith(site.url) or url.startswith("data:") for url in requests)
     assert page.text_content("#status") == "page works"
     assert errors(console) == []
@@ -75,9 +79,10 @@ def test_pyscript_page_boots_offline_with_the_local_runtime(
     page.wait_for_function(
         "document.getElementById('out').textContent !== 'loading'", timeout=boot_timeout_ms()
     )
-    assert page.text_content("#out") == "tracker 0.1.0 pydantic 2.14.4"
-    assert f"{site.url}/timeback/pyodide.mjs" in requests
-    assert any(url.endswith("/timeback/pyodide.asm.wasm") for url in requests)
+    assert page.text_content("#out") == f"tracker {tracker.__version__} pydantic 2.14.4"
+    runtime = re.compile(rf"{re.escape(site.url)}/timeback/r-[0-9a-f]{{16}}/pyodide\.mjs")
+    assert any(runtime.fullmatch(url) for url in requests)
+    assert any(re.search(r"/timeback/r-[0-9a-f]{16}/pyodide\.asm\.wasm$", url) for url in requests)
     assert errors(console) == []
 
 

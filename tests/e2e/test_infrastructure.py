@@ -108,8 +108,10 @@ def test_fake_clock_drives_heartbeats_of_a_booted_tracker(
 
 def test_recorder_can_front_the_real_server(page: Page, site: LiveSite, tmp_path: Path) -> None:
     """The stub's place can be taken by tracker.server: same recorder, same site."""
+    from tracker.server.pipeline import now_ms
     from tracker.server.server import create_app
     from tracker.server.settings import Settings
+    from tracker.timefmt import iso_from_epoch_ms
 
     settings = Settings(config=parse_config(TEST_CONFIG), database=tmp_path / "e2e.sqlite")
     app = create_app(settings, get_email=lambda request: "student@example.com")
@@ -125,8 +127,9 @@ def test_recorder_can_front_the_real_server(page: Page, site: LiveSite, tmp_path
                 "name": "Lesson 1",
                 "course": {"subject": "Math", "grade": 3},
                 "runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
-                "startedAt": "2026-01-27T10:00:00.000Z",
-                "endedAt": "2026-01-27T10:00:15.000Z",
+                # A recent window: the server refuses one older than 30 days (issue 10).
+                "startedAt": iso_from_epoch_ms(now_ms() - 15_000),
+                "endedAt": iso_from_epoch_ms(now_ms()),
                 "elapsedMs": 14200,
                 "pausedMs": 800,
             }

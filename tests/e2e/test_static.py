@@ -8,12 +8,14 @@ heartbeats, the beacon of a page that closes and the completion, and show them.
 from __future__ import annotations
 
 import functools
+import gzip
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import brotli
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -72,7 +74,12 @@ def test_static_build_has_relative_urls_and_the_stand_in(static_site: str, tmp_p
     assert '<script src="../assets/standin.js"></script>' in page
     assert page.index("standin.js") < page.index("timeback/timeback.js")
     assert 'src="/' not in page and 'href="/' not in page
-    assert (out / "timeback" / "pyodide.asm.wasm").is_file()
+    (wasm,) = (out / "timeback").glob("r-*/pyodide.asm.wasm")
+    # The precompressed siblings travel with the bundle, for brotli_static / gzip_static.
+    assert (
+        brotli.decompress((wasm.parent / "pyodide.asm.wasm.br").read_bytes()) == wasm.read_bytes()
+    )
+    assert gzip.decompress((wasm.parent / "pyodide.asm.wasm.gz").read_bytes()) == wasm.read_bytes()
     assert (out / "timeback.config.json").is_file()
     # A folder that holds something else is not overwritten.
     other = tmp_path / "other"

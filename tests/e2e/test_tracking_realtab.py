@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, Request, Route
 
+from tracker.timefmt import whole_ms
+
 from .conftest import assert_local
 from .helpers import (
     HEARTBEAT,
@@ -102,9 +104,10 @@ def lifecycle(page: Page, kind: str, **match: Any) -> list[float]:
 
 
 def origin(page: Page) -> int:
-    # The tracker rounds timeOrigin once and every timestamp on its own (T3).
+    # The tracker rounds timeOrigin once and every timestamp on its own (T3), halves up:
+    # Python's round() takes halves to even and would be 1 ms off for a time ending in .5.
     time_origin: float = page.evaluate("performance.timeOrigin")
-    return round(time_origin)
+    return whole_ms(time_origin)
 
 
 def test_real_hidden_tab_flushes_at_the_hide_and_pauses_at_exactly_the_timeout(
@@ -133,8 +136,8 @@ def test_real_hidden_tab_flushes_at_the_hide_and_pauses_at_exactly_the_timeout(
     assert ended is True
 
     o = origin(tab)
-    (hide,) = [round(t) for t in lifecycle(tab, "visibilitychange", state="hidden")]
-    (show,) = [round(t) for t in lifecycle(tab, "visibilitychange", state="visible")]
+    (hide,) = [whole_ms(t) for t in lifecycle(tab, "visibilitychange", state="hidden")]
+    (show,) = [whole_ms(t) for t in lifecycle(tab, "visibilitychange", state="visible")]
     windows = bodies(recorder.wait_for(HEARTBEAT, count=3))
     assert windows[:2] == bodies([hide_flush, timeout_window])
     assert windows[0] == window_body(LESSON, run_id, s, o + hide, o + hide - s, 0)
@@ -262,15 +265,15 @@ def test_back_forward_cache_restore_opens_a_fresh_window_and_skips_the_cached_ti
 
     o = origin(tab)
     requests = recorder.wait_for(HEARTBEAT, count=3)
-    before = window_body(LESSON, run_id, s, o + round(left), o + round(left) - s, 0)
+    before = window_body(LESSON, run_id, s, o + whole_ms(left), o + whole_ms(left) - s, 0)
     assert beacon.json() == before
     assert (requests[1].status, requests[1].json()) == (200, before)  # resent (P3)
     after = requests[2].json()
     # P2: the fresh window opens at the restore. Chromium stamps pageshow a few ms before
     # the visibilitychange to visible but dispatches it after; the tracker never places an
     # event before one it already handled (decisions), so the window may open at either.
-    assert o + round(back) <= epoch_ms(after["startedAt"]) <= o + round(visible)
+    assert o + whole_ms(back) <= epoch_ms(after["startedAt"]) <= o + whole_ms(visible)
     assert abs(after["elapsedMs"] - (end_at - visible)) <= 2
     assert_windows_add_up([after])
     assert stored_windows(tab) == []
-    assert_active_total(counted_windows(requests), (o + round(left) - s) + (end_at - visible))
+    assert_active_total(counted_windows(requests), (o + whole_ms(left) - s) + (end_at - visible))

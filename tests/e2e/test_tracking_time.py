@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
+from tracker.timefmt import whole_ms
+
 from .helpers import (
     ACTIVITY_STATE,
     END_ACTIVITY,
@@ -314,7 +316,7 @@ def test_start_while_booting_counts_from_the_call_and_keeps_its_interval(
     called_at: float = page.evaluate("calledAt")  # read just before the call
     run_id, s = page.evaluate("[activity.runId, activity.startedAt.getTime()]")  # Python's
     assert run_id == page.evaluate("started.runId")
-    started = s - round(page.evaluate("performance.timeOrigin"))  # performance.now() ms
+    started = s - whole_ms(page.evaluate("performance.timeOrigin"))  # performance.now() ms
     assert abs(started - called_at) <= 2  # the run starts at the call (B1)
     since_call = t - started  # the boot, plus the wait for a whole second
     assert 0 < since_call < 15_000

@@ -11,7 +11,7 @@ const { loadPyodide } = await import(resolve(bundle, "pyodide.mjs"));
 const py = await loadPyodide({
   indexURL: resolve(bundle) + "/",
   lockFileURL: resolve(bundle, "pyodide-lock.json"),
-  packages: ["tracker"],
+  packages: ["lesson-time-tracker"],
 });
 
 // pytest and its pure-Python dependencies are test tools, not part of the bundle: unpack

@@ -668,6 +668,36 @@ async def test_b1_replayed_pause_keeps_its_call_time() -> None:
     assert env.server.heartbeats[0]["elapsedMs"] == 1_000
 
 
+async def test_b1_end_replayed_after_a_boot_longer_than_the_interval_sends_one_window() -> None:
+    """start() and end() both made during a boot that outlasted flushIntervalMs: the window
+    opened at the end must not fall due at once and go out as a second heartbeat while the
+    final one is in flight (a flaky e2e test saw two)."""
+    env = Env(start_at=16_000)
+    env.server.hold = asyncio.Event()
+    activity = env.tracker.start(BASE_PARAMS, called_at=400)
+    ending = activity.end(at=700)
+    await env.run_until(16_100)
+    env.server.hold.set()
+    await ending
+    await env.advance(20_000)
+    assert activity.is_ended
+    assert [r.json["elapsedMs"] for r in env.server.requests] == [300]
+
+
+async def test_no_interval_flush_while_the_final_window_is_delivered() -> None:
+    """end() took its window; a slow answer must not let the next interval flush run."""
+    env = Env()
+    activity = env.tracker.start(BASE_PARAMS)
+    await env.advance(5_000)
+    env.server.hold = asyncio.Event()
+    ending = activity.end()
+    await env.advance(20_000)
+    assert len(env.server.requests) == 1
+    env.server.hold.set()
+    await ending
+    assert [r.json["elapsedMs"] for r in env.server.requests] == [5_000]
+
+
 async def test_b2_visibility_during_boot_is_reconstructed() -> None:
     env = Env(start_at=5_000)
     # visibility-state entries: visible at the call (300), hidden at 1 000, visible at 4 000.

@@ -10,19 +10,22 @@ from pathlib import Path
 
 import pytest
 
+import tracker
 from tracker.build import BuildError
 from tracker.build import wheels as wheels_module
 from tracker.build.files import check_pinned
 from tracker.build.lockfile import LockEntry, pyodide_lock, pyscript_config
 from tracker.build.output import BundleOutput
 from tracker.build.pins import WHEELS, WheelPin
-from tracker.build.tracker_wheel import build_wheel
+from tracker.build.tracker_wheel import build_wheel, read_project
 
 PYPROJECT = """\
 [project]
-name = "tracker"
-version = "0.1.0"
+name = "lesson-time-tracker"
+dynamic = ["version"]
 description = "test"
+license = "MIT"
+license-files = ["LICENSE"]
 requires-python = ">=3.11"
 dependencies = ["pydantic>=2.7,<3"]
 """
@@ -31,7 +34,7 @@ dependencies = ["pydantic>=2.7,<3"]
 def source_tree(root: Path) -> tuple[Path, Path]:
     package = root / "tracker"
     for name, text in {
-        "__init__.py": "VERSION = 1\n",
+        "__init__.py": '__version__ = "1.2.3"\nVERSION = 1\n',
         "py.typed": "",
         "browser/bridge.py": "def install(options): ...\n",
         "server/app.py": "import starlette\n",
@@ -42,6 +45,7 @@ def source_tree(root: Path) -> tuple[Path, Path]:
         path = package / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    (root / "LICENSE").write_text("MIT License\n")
     pyproject = root / "pyproject.toml"
     pyproject.write_text(PYPROJECT)
     return package, pyproject
@@ -52,11 +56,11 @@ def test_tracker_wheel_is_reproducible_and_named_after_its_sources(tmp_path: Pat
     first = build_wheel(package, pyproject)
     os.utime(package / "__init__.py", (0, 0))  # mtimes do not matter
     assert build_wheel(package, pyproject).data == first.data
-    assert first.file_name.startswith("tracker-0.1.0+g") and first.file_name.endswith(
+    assert first.file_name.startswith("lesson_time_tracker-1.2.3+g") and first.file_name.endswith(
         "-py3-none-any.whl"
     )
 
-    (package / "__init__.py").write_text("VERSION = 2\n")
+    (package / "__init__.py").write_text('__version__ = "1.2.3"\nVERSION = 2\n')
     changed = build_wheel(package, pyproject)
     assert changed.file_name != first.file_name
     assert changed.sha256 != first.sha256
@@ -69,7 +73,7 @@ def test_tracker_wheel_holds_the_browser_code_and_a_valid_record(tmp_path: Path)
     path.write_bytes(wheel.data)
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-        dist_info = f"tracker-{wheel.version}.dist-info"
+        dist_info = f"lesson_time_tracker-{wheel.version}.dist-info"
         assert [n for n in names if n.startswith("tracker/")] == [
             "tracker/__init__.py",
             "tracker/browser/bridge.py",
@@ -78,6 +82,10 @@ def test_tracker_wheel_holds_the_browser_code_and_a_valid_record(tmp_path: Path)
         metadata = archive.read(f"{dist_info}/METADATA").decode()
         assert "Requires-Dist: pydantic>=2.7,<3" in metadata
         assert f"Version: {wheel.version}" in metadata
+        assert "Name: lesson-time-tracker" in metadata
+        assert "License-Expression: MIT" in metadata
+        assert "License-File: LICENSE" in metadata
+        assert archive.read(f"{dist_info}/licenses/LICENSE") == b"MIT License\n"
         for row in archive.read(f"{dist_info}/RECORD").decode().splitlines():
             name, digest, size = row.split(",")
             if name.endswith("RECORD"):
@@ -87,6 +95,40 @@ def test_tracker_wheel_holds_the_browser_code_and_a_valid_record(tmp_path: Path)
             assert digest == f"sha256={expected.decode()}"
             assert int(size) == len(data)
     assert wheel.project.dependency_names == ("pydantic",)
+
+
+def test_wheel_version_is_the_packages_dunder_version(tmp_path: Path) -> None:
+    package, pyproject = source_tree(tmp_path)
+    (package / "__init__.py").write_text('"""Doc."""\n\n__version__ = "4.5.6"\n')
+    wheel = build_wheel(package, pyproject)
+    assert wheel.project.version == "4.5.6"
+    assert wheel.version.startswith("4.5.6+g")
+
+
+def test_wheel_without_a_version_source_names_dunder_version(tmp_path: Path) -> None:
+    package, pyproject = source_tree(tmp_path)
+    (package / "__init__.py").write_text("VERSION = 1\n")
+    with pytest.raises(BuildError, match="__version__"):
+        build_wheel(package, pyproject)
+    pyproject.write_text(PYPROJECT.replace('dynamic = ["version"]\n', ""))
+    with pytest.raises(BuildError, match="no version"):
+        build_wheel(package, pyproject)
+
+
+def test_missing_license_file_is_a_build_error(tmp_path: Path) -> None:
+    package, pyproject = source_tree(tmp_path)
+    (tmp_path / "LICENSE").unlink()
+    with pytest.raises(BuildError, match="license-files pattern 'LICENSE'"):
+        build_wheel(package, pyproject)
+
+
+def test_the_repositorys_project_has_one_version_and_its_own_name() -> None:
+    root = Path(__file__).resolve().parents[2]
+    project = read_project(root / "pyproject.toml", root / "tracker")
+    assert project.version == tracker.__version__
+    assert project.name == "lesson-time-tracker"
+    assert project.license == "MIT"
+    assert project.license_files == ("LICENSE",)
 
 
 def test_lock_uses_canonical_keys_and_checks_dependencies() -> None:
@@ -101,7 +143,7 @@ def test_lock_uses_canonical_keys_and_checks_dependencies() -> None:
     assert "pydantic-core" in lock["packages"]["pydantic"]["depends"]
     assert all(entry["install_dir"] == "site" for entry in lock["packages"].values())
 
-    orphan = LockEntry("tracker", "0.1.0", "t.whl", "0" * 64, ("tracker",), ("httpx",))
+    orphan = LockEntry("tracker", "1.2.3", "t.whl", "0" * 64, ("tracker",), ("httpx",))
     with pytest.raises(BuildError, match="httpx"):
         pyodide_lock({}, [*entries, orphan])
 
@@ -111,7 +153,7 @@ def test_pyscript_config_lists_dependencies_before_dependents() -> None:
         LockEntry(p.name, p.version, p.file_name, p.sha256, p.imports, p.depends)
         for p in reversed(WHEELS)
     ]
-    tracker = LockEntry("tracker", "0.1.0", "tracker.whl", "0" * 64, ("tracker",), ("pydantic",))
+    tracker = LockEntry("tracker", "1.2.3", "tracker.whl", "0" * 64, ("tracker",), ("pydantic",))
     config = pyscript_config("pyodide.mjs", [tracker, *entries])
     order = [url.removeprefix("./") for url in config["packages"]]
     position = {name: order.index(name) for name in order}

@@ -11,7 +11,7 @@ import pytest
 from tracker.config import AppConfig, load_config, parse_config
 from tracker.course import CourseByCode, CourseBySubjectGrade
 from tracker.errors import DeliveryError, TrackerValidationError, UnknownCourseError
-from tracker.timefmt import epoch_ms_from_iso, iso_from_epoch_ms
+from tracker.timefmt import epoch_ms_from_iso, iso_from_epoch_ms, whole_ms
 from tracker.validation import validate
 from tracker.wire import HeartbeatBody, SubmitBody, dump
 
@@ -95,10 +95,6 @@ def test_total_lessons_override_first_and_display_names() -> None:
             "courses[1].courseCode",
         ),
         ({"sensor": "not a url"}, "sensor"),
-        (
-            {"courses": [{"subject": "Math", "grade": 3, "totalLessons": 3}]},
-            "courses[0].totalLessons",
-        ),
         (
             {"sensor": None, "launchUrl": None, "courses": [{"subject": "Math", "grade": 3}]},
             "courses[0].sensor",
@@ -206,6 +202,21 @@ def test_iso_times_are_exact_to_the_millisecond() -> None:
     assert epoch_ms_from_iso("2026-01-27T11:00:00.000+01:00") == 1_769_508_000_000
     with pytest.raises(ValueError):
         epoch_ms_from_iso("2026-01-27T10:00:00")  # no zone: ambiguous
+
+
+def test_browser_times_round_halves_up_as_math_round_does() -> None:
+    """T3: one rule for every browser time, the same as timeback.js's Math.round; Python's
+    round() would give 12344 and 1764678928254 for the halves below."""
+    assert [whole_ms(t) for t in (12344.5, 12345.5, 12345.4, 12345.6, 0.0, 7)] == [
+        12345,
+        12346,
+        12345,
+        12346,
+        0,
+        7,
+    ]
+    assert whole_ms(1_764_678_928_254.5) == 1_764_678_928_255
+    assert whole_ms(0.49999999999999994) == 0  # floor(x + 0.5) would round this to 1
 
 
 def test_delivery_error_retryable_classification() -> None:

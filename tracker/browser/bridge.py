@@ -18,8 +18,8 @@ from pyodide.ffi import JsException, JsProxy, jsnull, to_js
 
 from ..activity import Activity
 from ..errors import TrackerError
+from ..timefmt import whole_ms
 from .api import activity as api
-from .clock import whole_ms
 from .page import visibility_history
 
 _CALLBACKS = {"onError", "onPause", "onResume", "onFlush"}

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import js
 
-
-def whole_ms(value: Any) -> int:
-    """A browser time in whole ms, rounded as ``Math.round`` rounds: halves up. Python's
-    ``round`` rounds halves to even, and browser times often end in exactly .5 ms, so the
-    embed's boot-time ``startedAt`` and Python's would differ by 1 ms (T3)."""
-    return math.floor(float(value) + 0.5)
+from ..timefmt import whole_ms
 
 
 class PerformanceClock:

@@ -9,7 +9,7 @@ import js
 from pyodide.ffi import create_proxy
 
 from ..ports import Unsubscribe
-from .clock import whole_ms
+from ..timefmt import whole_ms
 
 
 def _listen(target: Any, event: str, handler: Callable[[Any], None]) -> Unsubscribe:

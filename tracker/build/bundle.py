@@ -3,24 +3,31 @@
 Layout of the output folder (every URL inside it is relative, so it can be served under
 any prefix):
 
-    timeback.js             the one-tag embed (from web/)
+    timeback.js             the one-tag embed (from web/), naming the folder below
     timeback-pyscript.mjs   loads PyScript with this runtime and these wheels (from web/)
-    pyodide.mjs ...         the Pyodide runtime (npm package pyodide)
-    pyodide-lock.json       our lock: exactly the wheels below, with sha256
-    *.whl                   pydantic & co. for Pyodide's platform, and the tracker itself
+    r-<hash>/               named after the content hash of what it holds, so it can be
+                            cached as immutable (docs/server.md):
+      pyodide.mjs ...         the Pyodide runtime (npm package pyodide)
+      pyodide-lock.json       our lock: exactly the wheels below, with sha256
+      *.whl                   pydantic & co. for Pyodide's platform, and the tracker itself
     pyscript/               PyScript's dist folder (npm package @pyscript/core)
     pyscript.json           PyScript config: the local runtime and wheels, relative to it
     bundle.json             versions and the list of files (to clean up the next build)
+
+Text files of 1 KB or more (wasm, JavaScript, JSON) get brotli and gzip siblings
+(``name.br``, ``name.gz``) that servers send as they are (tracker/build/compress.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
 
 from . import pins
 from .bytecode import precompile
+from .compress import add_siblings
 from .errors import BuildError
 from .files import sha256_of
 from .lockfile import LockEntry, canonical_name, pyodide_lock, pyscript_config, to_json
@@ -35,6 +42,8 @@ PYSCRIPT_LOADER = "timeback-pyscript.mjs"
 LOCK_FILE = "pyodide-lock.json"
 PYSCRIPT_DIR = "pyscript"
 PYSCRIPT_CONFIG = "pyscript.json"
+# The one line of timeback.js that tracker build rewrites to name the versioned folder.
+RUNTIME_DIR_LINE = 'const RUNTIME_DIR = "";'
 
 
 def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
@@ -58,8 +67,6 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         lambda name: name in (*pins.PYODIDE_RUNTIME_FILES, pins.PYODIDE_UPSTREAM_LOCK),
         label="the runtime",
     )
-    for name in pins.PYODIDE_RUNTIME_FILES:
-        output.copy(name, runtime / name)
     lock_info = json.loads((runtime / pins.PYODIDE_UPSTREAM_LOCK).read_text())["info"]
 
     say(f"PyScript {pins.PYSCRIPT.version}")
@@ -78,12 +85,17 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     say(f"wheels: {', '.join(pin.requirement for pin in pins.WHEELS)}")
     downloaded = fetch_wheels(pins.WHEELS, downloads / "wheels")
     wheels = precompile(downloaded, runtime, pins.PYODIDE.version, downloads / "compiled")
-    for pin in pins.WHEELS:
-        output.copy(pin.file_name, wheels[pin.name])
-
     tracker = build_wheel(package_dir, pyproject)
     say(f"tracker wheel: {tracker.file_name}")
-    output.write(tracker.file_name, tracker.data)
+    sources = {name: runtime / name for name in pins.PYODIDE_RUNTIME_FILES}
+    sources.update({pin.file_name: wheels[pin.name] for pin in pins.WHEELS})
+    folder = runtime_folder(
+        {name: sha256_of(path) for name, path in sources.items()}
+        | {tracker.file_name: tracker.sha256}
+    )
+    for name, path in sources.items():
+        output.copy(folder + name, path)
+    output.write(folder + tracker.file_name, tracker.data)
 
     # The pins check what was downloaded; the lock checks what the browser gets.
     entries = [
@@ -98,10 +110,14 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         for pin in pins.WHEELS
     ]
     entries.append(_tracker_entry(tracker))
-    output.write(LOCK_FILE, to_json(pyodide_lock(lock_info, entries)))
-    output.write(PYSCRIPT_CONFIG, to_json(pyscript_config(pins.PYODIDE_RUNTIME_FILES[0], entries)))
-    output.copy(EMBED_SCRIPT, web / EMBED_SCRIPT)
+    output.write(folder + LOCK_FILE, to_json(pyodide_lock(lock_info, entries)))
+    output.write(
+        PYSCRIPT_CONFIG, to_json(pyscript_config(pins.PYODIDE_RUNTIME_FILES[0], entries, folder))
+    )
+    output.write(EMBED_SCRIPT, stamp_embed((web / EMBED_SCRIPT).read_text(), folder).encode())
     output.copy(PYSCRIPT_LOADER, web / PYSCRIPT_LOADER)
+    say("compressing (brotli, gzip)")
+    add_siblings(output, set(output.files), downloads / "compressed")
 
     stale = output.finish(
         {
@@ -112,11 +128,31 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         }
     )
     if stale:
-        say(f"removed {len(stale)} stale file(s): {', '.join(stale)}")
+        # A new versioned folder replaces the whole old one: name the folders, not each file.
+        gone = sorted({name.split("/")[0] if "/" in name else name for name in stale})
+        say(f"removed {len(stale)} stale file(s): {', '.join(gone)}")
     say(
         f"bundle ready in {out}: {len(output.files)} files, {output.size() / 1e6:.1f} MB, "
         f"{output.changed} written, {time.monotonic() - started:.1f} s"
     )
+
+
+def runtime_folder(checksums: dict[str, str]) -> str:
+    """The versioned folder's name: a hash of every file name and sha256 it holds.
+
+    The lock is left out: it is derived from the same wheels, so it changes only with them.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(checksums):
+        digest.update(f"{name} {checksums[name]}\n".encode())
+    return f"r-{digest.hexdigest()[:16]}/"
+
+
+def stamp_embed(source: str, folder: str) -> str:
+    """timeback.js with the versioned folder's name in its one RUNTIME_DIR line."""
+    if source.count(RUNTIME_DIR_LINE) != 1:
+        raise BuildError(f"web/{EMBED_SCRIPT}: expected the line {RUNTIME_DIR_LINE!r} once")
+    return source.replace(RUNTIME_DIR_LINE, f'const RUNTIME_DIR = "{folder}";')
 
 
 def _tracker_entry(tracker: BuiltWheel) -> LockEntry:

@@ -2,8 +2,8 @@
 
 Pyodide's npm package lock pins other versions (pydantic 2.12.5...) whose wheels it does
 not ship; ours lists exactly the wheels in the bundle, with their sha256, so
-``loadPyodide({lockFileURL, packages: ["tracker"]})`` fetches them while the runtime boots
-and checks their integrity.
+``loadPyodide({lockFileURL, packages: ["lesson-time-tracker"]})`` (the distribution name)
+fetches them while the runtime boots and checks their integrity.
 """
 
 from __future__ import annotations
@@ -61,18 +61,21 @@ def pyodide_lock(info: Mapping[str, Any], entries: Sequence[LockEntry]) -> dict[
     return {"info": dict(info), "packages": packages}
 
 
-def pyscript_config(runtime_file: str, entries: Sequence[LockEntry]) -> dict[str, Any]:
+def pyscript_config(
+    runtime_file: str, entries: Sequence[LockEntry], folder: str = ""
+) -> dict[str, Any]:
     """A PyScript config for pages that use ``<script type="py">`` with this bundle.
 
     PyScript resolves paths that start with "." against the config file's URL, so this works
     from any prefix. "passthrough" stops PyScript from loading micropip from a lock next
     to pyodide.mjs (it would hang offline); the wheels are then listed by URL, dependencies
-    first, since a wheel given by URL has its dependencies resolved by nobody.
+    first, since a wheel given by URL has its dependencies resolved by nobody. ``folder``
+    (ending in "/") is where the runtime and the wheels sit, relative to the config.
     """
     return {
-        "interpreter": f"./{runtime_file}",
+        "interpreter": f"./{folder}{runtime_file}",
         "packages_cache": "passthrough",
-        "packages": [f"./{entry.file_name}" for entry in _dependencies_first(entries)],
+        "packages": [f"./{folder}{entry.file_name}" for entry in _dependencies_first(entries)],
     }
 
 

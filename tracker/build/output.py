@@ -65,6 +65,10 @@ class BundleOutput:
         stale = sorted(previous - self.files - {MANIFEST})
         for relative in stale:
             (self.root / relative).unlink(missing_ok=True)
+            # An earlier build's versioned folder goes once it is empty.
+            parent = (self.root / relative).parent
+            if parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
         self.files.add(MANIFEST)
         document = {"versions": versions, "files": sorted(self.files)}
         write_if_changed(manifest, (json.dumps(document, indent=2) + "\n").encode())

@@ -3,12 +3,14 @@
 Written by hand rather than with ``pip wheel``: a PEP 517 build needs an isolated
 setuptools (seconds, and a download) for what is a zip of Python files. The wheel is
 reproducible: same sources, same bytes, same sha256. Its version carries a local label
-made from the sources' hash (``0.1.0+g1a2b3c4d5e6f``), so a changed source gives a new
-file name and no browser or proxy can serve a stale wheel under the new lock.
+made from the sources' hash (``<version>+g1a2b3c4d5e6f``), so a changed source gives a new
+file name and no browser or proxy can serve a stale wheel under the new lock. The version
+is the package's ``__version__``, the one pyproject's dynamic version also reads.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import io
@@ -37,6 +39,8 @@ class Project:
     summary: str
     requires_python: str | None
     dependencies: tuple[str, ...]
+    license: str | None = None  # an SPDX expression
+    license_files: tuple[str, ...] = ()  # glob patterns relative to pyproject.toml
 
     @property
     def dependency_names(self) -> tuple[str, ...]:
@@ -61,18 +65,50 @@ class BuiltWheel:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def read_project(pyproject: Path) -> Project:
+def read_project(pyproject: Path, package_dir: Path) -> Project:
     try:
         table = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        if "version" in table:
+            version = str(table["version"])
+        elif "version" in table.get("dynamic", ()):
+            version = package_version(package_dir / "__init__.py")
+        else:
+            raise BuildError(f"{pyproject}: the project table has no version")
+        license_ = table.get("license")
         return Project(
             name=str(table["name"]),
-            version=str(table["version"]),
+            version=version,
             summary=str(table.get("description", "")),
             requires_python=table.get("requires-python"),
             dependencies=tuple(str(dep) for dep in table.get("dependencies", ())),
+            license=license_ if isinstance(license_, str) else None,
+            license_files=tuple(str(pattern) for pattern in table.get("license-files", ())),
         )
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, KeyError, SyntaxError, tomllib.TOMLDecodeError) as exc:
         raise BuildError(f"cannot read the project table of {pyproject}: {exc}") from exc
+
+
+def package_version(init: Path) -> str:
+    """``__version__`` of a package, read without importing it (the build runs anywhere)."""
+    for node in ast.parse(init.read_text(encoding="utf-8"), filename=str(init)).body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    raise BuildError(f'{init}: no __version__ = "..." for the dynamic version')
+
+
+def license_paths(project: Project, root: Path) -> list[Path]:
+    paths = []
+    for pattern in project.license_files:
+        found = sorted(path for path in root.glob(pattern) if path.is_file())
+        if not found:
+            raise BuildError(f"pyproject.toml: license-files pattern {pattern!r} matches no file")
+        paths += found
+    return paths
 
 
 def source_files(package_dir: Path) -> list[Path]:
@@ -89,17 +125,24 @@ def source_files(package_dir: Path) -> list[Path]:
 
 
 def build_wheel(package_dir: Path, pyproject: Path) -> BuiltWheel:
-    project = read_project(pyproject)
+    project = read_project(pyproject, package_dir)
     files = source_files(package_dir)
     contents = {
         f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}": path.read_bytes()
         for path in files
     }
-    label = _source_label(contents, pyproject.read_bytes())
+    licenses = {
+        path.relative_to(pyproject.parent).as_posix(): path.read_bytes()
+        for path in license_paths(project, pyproject.parent)
+    }
+    label = _source_label({**contents, **licenses}, pyproject.read_bytes())
     version = f"{project.version}+g{label}"
-    dist = project.name.replace("-", "_")
+    # Wheel file names and dist-info folders spell the name with "_" (PEP 427).
+    dist = re.sub(r"[-_.]+", "_", project.name).lower()
     dist_info = f"{dist}-{version}.dist-info"
-    contents[f"{dist_info}/METADATA"] = _metadata(project, version).encode()
+    contents[f"{dist_info}/METADATA"] = _metadata(project, version, sorted(licenses)).encode()
+    for name, data in licenses.items():
+        contents[f"{dist_info}/licenses/{name}"] = data
     contents[f"{dist_info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: tracker.build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
@@ -121,10 +164,14 @@ def _source_label(contents: dict[str, bytes], pyproject: bytes) -> str:
     return digest.hexdigest()[:12]
 
 
-def _metadata(project: Project, version: str) -> str:
-    lines = ["Metadata-Version: 2.1", f"Name: {project.name}", f"Version: {version}"]
+def _metadata(project: Project, version: str, license_files: list[str]) -> str:
+    # 2.4: the first metadata version with License-Expression and License-File.
+    lines = ["Metadata-Version: 2.4", f"Name: {project.name}", f"Version: {version}"]
     if project.summary:
         lines.append(f"Summary: {project.summary}")
+    if project.license:
+        lines.append(f"License-Expression: {project.license}")
+    lines += [f"License-File: {name}" for name in license_files]
     if project.requires_python:
         lines.append(f"Requires-Python: {project.requires_python}")
     lines += [f"Requires-Dist: {dep}" for dep in project.dependencies]

@@ -46,7 +46,7 @@ def minutes_per_day(
     since = _day_start_ms(first, zone)
     active: dict[date, float] = {}
     for ended, ms in tx.all(
-        "SELECT ended_at_ms, active_ms FROM time_ledger WHERE user_email = ? AND ended_at_ms >= ?",
+        "SELECT ended_at_ms, counted_ms FROM time_ledger WHERE user_email = ? AND ended_at_ms >= ?",
         (email, since),
     ):
         key = _local_date(int(ended), zone)
@@ -75,10 +75,10 @@ def minutes_per_day(
 def minutes_per_activity(tx: Tx, email: str) -> list[dict[str, Any]]:
     """All-time active minutes per activity, most first; the name comes from its events."""
     rows = tx.all(
-        f"SELECT t.activity_url, SUM(t.active_ms), MAX({NAME}), MAX({COURSE}),"
+        f"SELECT t.activity_url, SUM(t.counted_ms), MAX({NAME}), MAX({COURSE}),"
         " COUNT(DISTINCT t.run_id), COUNT(*)"
         " FROM time_ledger t LEFT JOIN events e ON e.id = t.event_id"
-        " WHERE t.user_email = ? GROUP BY t.activity_url ORDER BY SUM(t.active_ms) DESC",
+        " WHERE t.user_email = ? GROUP BY t.activity_url ORDER BY SUM(t.counted_ms) DESC",
         (email,),
     )
     return [

@@ -30,7 +30,6 @@ from .errors import (
 )
 from .guards import check_origin, read_json
 from .identity import resolve_email
-from .pipeline import now_ms
 from .profile import Day, profile
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ class Routes:
     async def heartbeat(self, request: Request) -> Response:
         email = await self._user(request)
         data = await read_json(request, self.server.settings.max_body_bytes)
-        body = validate(HeartbeatBody, data)
+        body = validate(HeartbeatBody, data, lenient="heartbeat body")
         if await self.server.pipeline.heartbeat(email, body):
             return json_response(200, {"duplicate": True})
         return Response(status_code=204)
@@ -83,7 +82,7 @@ class Routes:
     async def submit(self, request: Request) -> Response:
         email = await self._user(request)
         data = await read_json(request, self.server.settings.max_body_bytes)
-        body = validate(SubmitBody, data)
+        body = validate(SubmitBody, data, lenient="submit body")
         await self.server.pipeline.submit(email, body)
         return Response(status_code=204)
 
@@ -100,7 +99,7 @@ class Routes:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             raise invalid("tz", "is not an IANA time zone, e.g. Europe/Berlin") from None
-        day = Day.containing(now_ms(), zone)
+        day = Day.containing(self.server.pipeline.now(), zone)
         server = self.server
         data = await server.store.aread(
             lambda tx: profile(tx, server.config, server.settings.env, email, day)

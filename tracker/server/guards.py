@@ -65,6 +65,10 @@ def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
 
 def _check_content_type(request: Request) -> None:
     header = request.headers.get("content-type", "")
+    if not header.strip():
+        # sendBeacon(url, new Blob([json])) sends no type at all: read it as JSON, as the
+        # official server does. A type that is given and wrong is still refused.
+        return
     media, *params = (part.strip().lower() for part in header.split(";"))
     charset = next(
         (p.split("=", 1)[1].strip('" ') for p in params if p.startswith("charset=")), None

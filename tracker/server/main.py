@@ -13,7 +13,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from ..errors import TrackerError
 from .auth import SessionAuth, load_secret
+from .pipeline import now_ms
 from .server import TimebackServer
 from .settings import Settings
 
@@ -52,6 +53,7 @@ def build_site(
     *,
     demo: ASGIApp | None = None,
     environ: Mapping[str, str] | None = None,
+    clock: Callable[[], int] = now_ms,
 ) -> tuple[Starlette, TimebackServer]:
     """The whole site of ``tracker serve``; raises SettingsError/StoreError on a bad setup."""
     environ = os.environ if environ is None else environ
@@ -64,7 +66,7 @@ def build_site(
         overrides["config_path"] = path
     settings = Settings.from_env(environ, **overrides)
     auth = SessionAuth(load_secret(data), allowed_origins=settings.allowed_origins)
-    server = TimebackServer(settings, get_email=auth.get_email)
+    server = TimebackServer(settings, get_email=auth.get_email, clock=clock)
     served_config = settings.config_path
 
     async def config_file(request: Request) -> Response:

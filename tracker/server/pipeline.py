@@ -8,7 +8,9 @@ Rules (wire §1, §2, §5):
 - attempts count completions per (user, activity URL);
 - course progress sums ``masteredUnits`` per (user, course); an explicit ``pctComplete`` wins;
   reaching 100 writes one course-completion gradebook entry;
-- XP is held against the active minutes of the run (``xp_policy``).
+- XP is held against the active minutes of the run (``xp_policy``), as counted by the time
+  ledger (``ledger.py``): never a time the browser reports in a submit; a run's
+  ``masteredUnits`` count once, however many completions it has.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .caliper import (
     normalize_email,
     time_spent_event,
 )
+from .ledger import check_window_time, uncovered_ms
 from .settings import Settings
 from .store import Store, StoredEvent, Tx
 
@@ -46,6 +49,8 @@ class TimeTotals:
     active_ms: int
     inactive_ms: int
     started_at_ms: int | None = None
+    # record() from the backend is trusted; a submit from the browser only reports (issue 10).
+    trusted: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class Completion:
     pct_complete: int | float | None = None
     time: TimeTotals | None = None
     total_lessons: int | None = None
+    # From the backend (record()): without any time on record its XP is not held.
+    trusted: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,10 @@ class Pipeline:
         self._on_commit = on_commit
         self._clock = clock
 
+    def now(self) -> int:
+        """The server's clock (epoch ms)."""
+        return self._clock()
+
     # -- resolution ------------------------------------------------------------------------
 
     def course(
@@ -148,6 +159,7 @@ class Pipeline:
         ctx = self.context(course, slug=body.id, name=body.name)
         started = epoch_ms_from_iso(body.started_at)
         ended = epoch_ms_from_iso(body.ended_at)
+        check_window_time((("startedAt", started), ("endedAt", ended)), self._clock())
         event = time_spent_event(
             Actor(user),
             ctx,
@@ -158,6 +170,8 @@ class Pipeline:
         )
 
         def write(tx: Tx) -> bool:
+            # Only the part of the span no counted window of this user covers yet can count.
+            free = uncovered_ms(started, ended, tx.counted_spans(user, started, ended))
             inserted = tx.insert_time(
                 user_email=user,
                 run_id=body.run_id,
@@ -167,6 +181,7 @@ class Pipeline:
                 ended_at_ms=ended,
                 active_ms=body.elapsed_ms,
                 inactive_ms=body.paused_ms,
+                counted_ms=min(body.elapsed_ms, free),
                 activity_url=ctx.activity_url,
                 course_key=ctx.course_key,
                 event_id=event["id"],
@@ -184,6 +199,8 @@ class Pipeline:
 
     async def submit(self, email: str, body: SubmitBody) -> CompletionResult:
         course = self.course(body.course)
+        ended_at_ms = epoch_ms_from_iso(body.ended_at)
+        check_window_time((("endedAt", ended_at_ms),), self._clock())
         time_totals = None
         if body.time is not None and (body.time.active_ms or body.time.inactive_ms):
             time_totals = TimeTotals(body.time.active_ms or 0, body.time.inactive_ms or 0)
@@ -191,7 +208,7 @@ class Pipeline:
             actor=Actor(email),
             ctx=self.context(course, slug=body.id, name=body.name, process=body.process),
             run_id=body.run_id,
-            ended_at_ms=epoch_ms_from_iso(body.ended_at),
+            ended_at_ms=ended_at_ms,
             xp_earned=body.metrics.xp_earned,
             total_questions=body.metrics.total_questions,
             correct_questions=body.metrics.correct_questions,
@@ -215,10 +232,10 @@ class Pipeline:
         if policy == "accept" or claimed <= 0:
             return claimed
         seen_ms, rows = tx.run_active_ms(user, c.run_id)
-        if c.time is not None:
+        if c.time is not None and c.time.trusted:
             seen_ms, rows = seen_ms + c.time.active_ms, rows + 1
-        if rows == 0:
-            # No time seen (time: false, or record() without time): nothing to hold it against.
+        if rows == 0 and c.trusted:
+            # record() without time and none seen: the backend vouches for the XP.
             return claimed
         already = max(0.0, tx.run_xp_credited(user, c.run_id))
         allowance = max(0.0, math.ceil(seen_ms / 60_000) + self.settings.xp_tolerance - already)
@@ -245,7 +262,9 @@ class Pipeline:
         claimed = float(c.xp_earned)
 
         progress = tx.progress(user, ctx.course_key)
-        mastered_total = progress.mastered_units + (c.mastered_units or 0)
+        # Units a run masters count once: a repeated completion adds only what is new.
+        new_units = max(0, (c.mastered_units or 0) - tx.run_mastered_units(user, c.run_id))
+        mastered_total = progress.mastered_units + new_units
         pct: int | float | None = None
         if c.pct_complete is not None:
             pct = c.pct_complete
@@ -271,6 +290,7 @@ class Pipeline:
                 ended_at_ms=c.ended_at_ms,
                 active_ms=c.time.active_ms,
                 inactive_ms=c.time.inactive_ms,
+                counted_ms=c.time.active_ms if c.time.trusted else 0,
                 activity_url=ctx.activity_url,
                 course_key=ctx.course_key,
                 event_id=spent["id"],

@@ -53,8 +53,8 @@ def profile(tx: Tx, config: AppConfig, env: str, email: str, day: Day) -> dict[s
     time_by_course = {
         str(row[0]): (row[1], row[2])
         for row in tx.all(
-            "SELECT course_key, SUM(active_ms),"
-            " SUM(CASE WHEN ended_at_ms >= ? AND ended_at_ms < ? THEN active_ms END)"
+            "SELECT course_key, SUM(counted_ms),"
+            " SUM(CASE WHEN ended_at_ms >= ? AND ended_at_ms < ? THEN counted_ms END)"
             " FROM time_ledger WHERE user_email = ? GROUP BY course_key",
             (day.start_ms, day.end_ms, email),
         )

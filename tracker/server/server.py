@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from .app import build_app
 from .identity import GetEmail, no_identity
 from .outbox import CaliperSink
-from .pipeline import Pipeline
+from .pipeline import Pipeline, now_ms
 from .record import ActivityApi
 from .settings import Settings
 from .sinks import EmbeddedSink, Sink
@@ -34,6 +34,7 @@ class TimebackServer:
         *,
         get_email: GetEmail | None = None,
         caliper_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.settings = settings.checked()
         self.config = self.settings.load_app_config()
@@ -44,8 +45,11 @@ class TimebackServer:
             self.sink = CaliperSink(self.store, self.settings, transport=caliper_transport)
         else:
             self.sink = EmbeddedSink()
-        self.pipeline = Pipeline(self.config, self.settings, self.store, on_commit=self.sink.notify)
-        self.activity = ActivityApi(self.pipeline, before=self.ensure_started)
+        # clock (epoch ms): the server's "now" for window age checks and record() (tests fix it).
+        self.pipeline = Pipeline(
+            self.config, self.settings, self.store, on_commit=self.sink.notify, clock=clock
+        )
+        self.activity = ActivityApi(self.pipeline, before=self.ensure_started, clock=clock)
         self.app: Starlette = build_app(self)
 
     async def ensure_started(self) -> None:

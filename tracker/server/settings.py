@@ -22,6 +22,8 @@ XpPolicy = Literal["accept", "cap", "reject"]
 SINKS: tuple[str, ...] = ("embedded", "caliper")
 XP_POLICIES: tuple[str, ...] = ("accept", "cap", "reject")
 ENVS: tuple[str, ...] = ("staging", "production")
+# Other spellings of an env, as the official SDK takes them: local development uses staging.
+ENV_ALIASES: dict[str, str] = {"local": "staging"}
 DEFAULT_DATABASE = Path("data/tracker.sqlite3")
 
 # Environment variable -> settings field.
@@ -151,9 +153,11 @@ class Settings:
             raise SettingsError(
                 f"sink{_env_name('sink')}: {self.sink!r} is not one of {', '.join(SINKS)}"
             )
-        if self.env not in ENVS:
+        env = ENV_ALIASES.get(self.env, self.env)
+        if env not in ENVS:
             raise SettingsError(
-                f"env{_env_name('env')}: {self.env!r} is not one of {', '.join(ENVS)}"
+                f"env{_env_name('env')}: {self.env!r} is not one of "
+                f"{', '.join((*ENVS, *ENV_ALIASES))}"
             )
         if self.xp_policy not in XP_POLICIES:
             raise SettingsError(
@@ -184,6 +188,7 @@ class Settings:
         origins = tuple(dict.fromkeys(_origin(item) for item in self.allowed_origins))
         return dataclasses.replace(
             self,
+            env=env,
             database=database_path(self.database),
             caliper_url=caliper_url,
             token_url=token_url,

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from ..errors import TrackerError
+from .private_files import create_private
 
 T = TypeVar("T")
 
@@ -108,6 +109,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_error TEXT,
             sent_at_ms INTEGER)""",
         "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+    ),
+    (
+        # What a time row counts towards minutes and the XP cap (issue 10): active time clipped
+        # so that a user's counted time never exceeds wall time. active_ms keeps what the
+        # client reported. Rows stored before: clipped to their own span, when it is known.
+        """ALTER TABLE time_ledger ADD COLUMN counted_ms INTEGER NOT NULL DEFAULT 0
+            CHECK (counted_ms >= 0)""",
+        """UPDATE time_ledger SET counted_ms = CASE WHEN started_at_ms IS NULL THEN active_ms
+            ELSE MIN(active_ms, MAX(0, ended_at_ms - started_at_ms)) END""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -208,6 +218,7 @@ class Tx:
         ended_at_ms: int,
         active_ms: int,
         inactive_ms: int,
+        counted_ms: int,
         activity_url: str,
         course_key: str,
         event_id: str,
@@ -215,8 +226,8 @@ class Tx:
         """False when this window (user, run, source, key) is already stored."""
         cursor = self._conn.execute(
             "INSERT INTO time_ledger (user_email, run_id, source, key_ms, started_at_ms,"
-            " ended_at_ms, active_ms, inactive_ms, activity_url, course_key, event_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ended_at_ms, active_ms, inactive_ms, counted_ms, activity_url, course_key,"
+            " event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (user_email, run_id, source, key_ms) DO NOTHING",
             (
                 user_email,
@@ -227,6 +238,7 @@ class Tx:
                 ended_at_ms,
                 active_ms,
                 inactive_ms,
+                counted_ms,
                 activity_url,
                 course_key,
                 event_id,
@@ -234,10 +246,20 @@ class Tx:
         )
         return cursor.rowcount == 1
 
+    def counted_spans(self, user_email: str, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+        """Spans of the user's counted windows that overlap [start, end) (index on ended_at)."""
+        rows = self.all(
+            "SELECT started_at_ms, ended_at_ms FROM time_ledger WHERE user_email = ?"
+            " AND ended_at_ms > ? AND started_at_ms < ? AND source = 'heartbeat'"
+            " AND counted_ms > 0",
+            (user_email, start_ms, end_ms),
+        )
+        return [(int(row[0]), int(row[1])) for row in rows]
+
     def run_active_ms(self, user_email: str, run_id: str) -> tuple[int, int]:
-        """(active ms, number of time rows) the server has seen for this run."""
+        """(counted active ms, number of time rows) the server has seen for this run."""
         row = self.one(
-            "SELECT COALESCE(SUM(active_ms), 0), COUNT(*) FROM time_ledger"
+            "SELECT COALESCE(SUM(counted_ms), 0), COUNT(*) FROM time_ledger"
             " WHERE user_email = ? AND run_id = ?",
             (user_email, run_id),
         )
@@ -321,11 +343,22 @@ class Tx:
     # -- xp and progress -------------------------------------------------------------------
 
     def run_xp_credited(self, user_email: str, run_id: str) -> float:
+        """XP credited to the run so far; corrections (negative XP) do not restore allowance."""
         row = self.one(
-            "SELECT COALESCE(SUM(credited), 0) FROM xp_ledger WHERE user_email = ? AND run_id = ?",
+            "SELECT COALESCE(SUM(credited), 0) FROM xp_ledger WHERE user_email = ? AND run_id = ?"
+            " AND credited > 0",
             (user_email, run_id),
         )
         return float(row[0])
+
+    def run_mastered_units(self, user_email: str, run_id: str) -> int:
+        """The most units any completion of this run reported (a run masters them once)."""
+        row = self.one(
+            "SELECT COALESCE(MAX(mastered_units), 0) FROM gradebook WHERE kind = 'activity'"
+            " AND user_email = ? AND run_id = ?",
+            (user_email, run_id),
+        )
+        return int(row[0])
 
     def insert_xp(
         self,
@@ -449,7 +482,7 @@ class Store:
         self.forward = forward
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
@@ -461,7 +494,7 @@ class Store:
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})") from None
 
     def _migrate(self) -> None:

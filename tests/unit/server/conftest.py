@@ -14,6 +14,9 @@ from tracker.server import Settings, TimebackServer
 from .helpers import CONFIG, CaliperReceiver, UvicornThread
 
 USER = "Student@Example.com"
+# The server's "now" in tests: 2026-02-05T12:00Z, days after the helpers' windows (2026-01-27),
+# so that they are neither in the future nor too old (issue 10 window policy).
+NOW_MS = 1770292800000
 HOST = "app.test"
 
 ServerFactory = Callable[..., TimebackServer]
@@ -45,7 +48,8 @@ def make_server(config_file: Path, db_path: Path) -> Iterator[ServerFactory]:
         values: dict[str, Any] = {"config_path": config_file, "database": db_path}
         values.update(settings)
         get_email = values.pop("get_email", header_identity)
-        server = TimebackServer(Settings(**values), get_email=get_email)
+        clock = values.pop("clock", lambda: NOW_MS)
+        server = TimebackServer(Settings(**values), get_email=get_email, clock=clock)
         made.append(server)
         return server
 

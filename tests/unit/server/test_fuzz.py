@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tracker.server import Settings, TimebackServer
 
-from .conftest import USER, header_identity
+from .conftest import NOW_MS, USER, header_identity
 from .helpers import CONFIG, heartbeat_body, submit_body
 
 ROUTES = {"/activity/heartbeat": heartbeat_body, "/activity/submit": submit_body}
@@ -124,7 +124,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncClient
     config = folder / "timeback.config.json"
     config.write_text(json.dumps(CONFIG))
     server = TimebackServer(
-        Settings(config_path=config, database=folder / "fuzz.sqlite3"), get_email=header_identity
+        Settings(config_path=config, database=folder / "fuzz.sqlite3"),
+        get_email=header_identity,
+        clock=lambda: NOW_MS,
     )
     with anyio.from_thread.start_blocking_portal() as portal:
         client = SyncClient(server, portal)
@@ -260,6 +262,12 @@ def check_ledgers(server: TimebackServer) -> None:
             " WHERE e.id IS NULL"
         )
         assert orphans[0] == 0
+        # Counted time never exceeds what was reported, nor a window's span (issue 10).
+        over = tx.one(
+            "SELECT COUNT(*) FROM time_ledger WHERE counted_ms > active_ms OR (source ="
+            " 'heartbeat' AND counted_ms > MAX(0, ended_at_ms - started_at_ms))"
+        )
+        assert over[0] == 0
 
     server.store.read(invariants)
 

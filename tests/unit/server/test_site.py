@@ -13,6 +13,7 @@ import pytest
 from tracker.cli import main as cli_main
 from tracker.server.main import build_site
 
+from .conftest import NOW_MS
 from .helpers import UvicornThread, heartbeat_body, submit_body, window
 
 API = "/api/timeback"
@@ -36,7 +37,7 @@ def site_args(tmp_path: Path, config_file: Path) -> argparse.Namespace:
 
 @pytest.fixture
 def site(tmp_path: Path, config_file: Path) -> Iterator[tuple[httpx.Client, UvicornThread]]:
-    app, server = build_site(site_args(tmp_path, config_file), environ={})
+    app, server = build_site(site_args(tmp_path, config_file), environ={}, clock=lambda: NOW_MS)
     with UvicornThread(app) as running, httpx.Client(base_url=running.url) as http:
         yield http, running
     server.close()

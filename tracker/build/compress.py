@@ -1,0 +1,72 @@
+"""Brotli and gzip siblings (``name.br``, ``name.gz``) of the bundle's compressible files.
+
+A server (``tracker serve``, nginx's ``brotli_static``/``gzip_static``) sends the sibling the
+browser accepts with ``Content-Encoding``, so nothing is compressed per request. Wheels and
+``python_stdlib.zip`` are zip archives already deflated inside: brotli saved about 2 % on
+them (measured on the 314.0.7 bundle), not worth a second copy, so they get no siblings.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import BuildError
+from .files import sha256_of, write_atomic
+from .output import BundleOutput
+
+COMPRESSIBLE = (".wasm", ".mjs", ".js", ".json", ".css", ".html", ".svg", ".txt")
+ENCODINGS = (".br", ".gz")
+MIN_SIZE = 1024  # below this the headers outweigh what compression saves
+MIN_SAVING = 0.1  # keep a sibling only when it is at least 10 % smaller
+
+
+def compressible(relative: str, size: int) -> bool:
+    return relative.lower().endswith(COMPRESSIBLE) and size >= MIN_SIZE
+
+
+def brotli_bytes(data: bytes) -> bytes:
+    try:
+        import brotli
+    except ImportError as error:  # pragma: no cover - an install without the build extra
+        raise BuildError(
+            "tracker build needs the brotli package: pip install 'lesson-time-tracker[build]'"
+        ) from error
+    # Quality 11 is slow (about a minute for the 9.6 MB wasm) but runs once per content:
+    # the result is cached by the source's sha256.
+    return bytes(brotli.compress(data, quality=11))
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    # mtime=0 keeps the header free of the build time: same input, same bytes.
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def _cached(data: bytes, digest: str, suffix: str, cache: Path) -> bytes:
+    path = cache / f"{digest}{suffix}"
+    if path.is_file():
+        return path.read_bytes()
+    packed = brotli_bytes(data) if suffix == ".br" else gzip_bytes(data)
+    write_atomic(path, packed)
+    return packed
+
+
+def add_siblings(output: BundleOutput, relatives: Iterable[str], cache: Path) -> int:
+    """Writes the .br and .gz siblings worth having; returns how many files got them."""
+    done = 0
+    for relative in sorted(relatives):
+        path = output.root / relative
+        size = path.stat().st_size
+        if not compressible(relative, size):
+            continue
+        data = path.read_bytes()
+        digest = sha256_of(path)
+        kept = False
+        for suffix in ENCODINGS:
+            packed = _cached(data, digest, suffix, cache)
+            if len(packed) <= size * (1 - MIN_SAVING):
+                output.write(relative + suffix, packed)
+                kept = True
+        done += kept
+    return done
