@@ -17,6 +17,8 @@ from typing import Any
 
 import anyio.to_thread
 
+from ..server.private_files import create_private
+
 DB_FILE = "demo.sqlite3"
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS lesson_runs (
@@ -65,7 +67,7 @@ class DemoState:
     """Blocking SQLite calls behind one lock; ``a*`` methods run them in a worker thread."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)  # -wal/-shm take its mode: 0600
         self.path = path
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

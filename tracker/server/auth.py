@@ -15,37 +15,64 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..errors import TrackerError
 from ..validation import WireModel, validate
 from .app import api_endpoint
 from .caliper import normalize_email
 from .errors import json_response
 from .guards import check_origin, read_json
 from .identity import is_email
+from .private_files import write_new_private
 from .record import Email
 
 COOKIE = "timeback_session"
 SECRET_ENV = "TRACKER_SESSION_SECRET"
 SECRET_FILE = "session-secret"
+# A cookie signed with less than 32 characters of key can be brute-forced or guessed.
+MIN_SECRET_LENGTH = 32
 
 
 class LoginBody(WireModel):
     email: Email
 
 
+class SecretError(TrackerError):
+    """The session secret is missing, short or cannot be read or written (refuse to start)."""
+
+
 def load_secret(data_dir: Path) -> str:
     """``TRACKER_SESSION_SECRET``, else a random secret kept in the data folder (so that a
-    restart does not sign everybody out)."""
+    restart does not sign everybody out).
+
+    An empty or short secret would let anyone forge a cookie, so it refuses to start instead;
+    a new one is written all or nothing (a full disk at first start leaves no empty file).
+    """
     from_env = os.environ.get(SECRET_ENV, "").strip()
     if from_env:
-        return from_env
+        return _checked(from_env, SECRET_ENV)
     path = data_dir / SECRET_FILE
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret)
+    for _ in range(2):
+        if path.exists():
+            try:
+                return _checked(path.read_text(encoding="utf-8").strip(), str(path))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SecretError(f"{path}: cannot read the session secret ({exc})") from None
+        secret = secrets.token_urlsafe(32)
+        try:
+            if write_new_private(path, secret):
+                return secret
+        except OSError as exc:
+            raise SecretError(f"{path}: cannot write the session secret ({exc})") from None
+    raise SecretError(f"{path}: the session secret vanished while starting")  # pragma: no cover
+
+
+def _checked(secret: str, source: str) -> str:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SecretError(
+            f"{source}: the session secret is {'empty' if not secret else 'too short'} "
+            f"({len(secret)} characters, at least {MIN_SECRET_LENGTH}); "
+            "delete the file to have a new one made, or set a longer one"
+        )
     return secret
 
 

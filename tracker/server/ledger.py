@@ -35,7 +35,8 @@ def uncovered_ms(start: int, end: int, covered: Iterable[tuple[int, int]]) -> in
     free = 0
     cursor = start
     for s, e in spans:
-        if e <= cursor:
+        # A span that lies outside [start, end) (clipped empty) or behind the cursor covers nothing.
+        if e <= max(s, cursor):
             continue
         free += max(0, s - cursor)
         cursor = e

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from ..errors import TrackerError
+from .private_files import create_private
 
 T = TypeVar("T")
 
@@ -481,7 +482,7 @@ class Store:
         self.forward = forward
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
@@ -493,7 +494,7 @@ class Store:
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})") from None
 
     def _migrate(self) -> None:

@@ -206,6 +206,9 @@ def test_uncovered_ms_is_the_free_part_of_the_span() -> None:
     assert uncovered_ms(0, 100, [(10, 20), (15, 30), (90, 200)]) == 70
     assert uncovered_ms(0, 100, [(-50, 150)]) == 0
     assert uncovered_ms(50, 60, [(0, 10)]) == 10
+    # Spans wholly after the window, or empty ones, cover nothing and never add free time.
+    assert uncovered_ms(0, 100, [(200, 300)]) == 100
+    assert uncovered_ms(0, 100, [(40, 40), (120, 110)]) == 100
 
 
 def test_rows_stored_before_v2_count_at_most_their_span(tmp_path: Any) -> None:
