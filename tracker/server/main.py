@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp
 
 from ..errors import TrackerError
 from .auth import SessionAuth, load_secret
+from .headers import SecurityHeaders
 from .pipeline import now_ms
 from .server import TimebackServer
 from .settings import Settings
@@ -81,7 +83,9 @@ def build_site(
     ]
     if demo is not None:
         routes.append(Mount("/", app=demo))
-    site = Starlette(routes=routes, lifespan=server.lifespan)
+    site = Starlette(
+        routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=server.lifespan
+    )
     site.state.timeback = server
     return site, server
 

@@ -144,6 +144,25 @@ def test_bundle_and_config_are_served(
     assert config.json() == json.loads(config_file.read_text())
 
 
+def test_every_response_carries_the_security_headers(
+    site: tuple[httpx.Client, UvicornThread],
+) -> None:
+    """Issue 10: nosniff and a Referrer-Policy on the API, its errors, the bundle and config."""
+    http, _ = site
+    responses = [
+        http.post(f"{API}/activity/heartbeat", json=heartbeat_body()),  # 401 error body
+        http.get(f"{API}/user/verify"),
+        http.get("/timeback/pyodide.mjs"),
+        http.get("/timeback/missing.js"),
+        http.get("/timeback.config.json"),
+    ]
+    sign_in(http)
+    responses.append(http.post(f"{API}/activity/heartbeat", json=heartbeat_body()))
+    for response in responses:
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+        assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
 def test_serve_with_a_bad_config_fails_at_start(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
