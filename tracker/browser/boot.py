@@ -12,7 +12,8 @@ its engine, so the engine continues the same window with no gap and no overlap:
   ``pageshow`` that brought the page back) and gets only the entries after it; the time
   before was delivered, and is never sent again as new time.
 
-Pure Python (no ``js``), so CPython's unit tests cover it.
+Pure Python (no ``js``) with absolute imports, so CPython's unit tests load this file
+alone, without the package's ``__init__`` that imports ``js`` (tests/unit/test_boot_handover.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..timefmt import whole_ms
-from ..validation import FieldValueError
+from tracker.timefmt import whole_ms
+from tracker.validation import FieldValueError
 
 
 class BootEventKind(StrEnum):
