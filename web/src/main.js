@@ -54,7 +54,13 @@ function main() {
   };
 
   // B3: a pagehide while booting closes each boot activity's window and beacons it.
-  const browser = { storage: null, navigator, fetch: window.fetch.bind(window), Blob };
+  // Looked up at the exit, not now: a page (or a test's spy) may wrap them after this ran.
+  const browser = {
+    storage: null,
+    navigator,
+    fetch: (...args) => window.fetch(...args),
+    Blob,
+  };
   log.onPageHide = (entry) => {
     try {
       browser.storage = window.localStorage;
