@@ -35,6 +35,14 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
 fi
 
+# JavaScript tools of the tests (tsc, esbuild, React, Vue), pinned by package-lock.json.
+lockstamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
+if [ ! -f "$lockstamp" ]; then
+  say "installing the JavaScript test tools (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$lockstamp"
+fi
+
 if [ "${1:-}" = "--browser" ]; then
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Debian's Chromium (Playwright's own browser download does not work here)"
