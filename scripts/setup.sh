@@ -27,7 +27,8 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# `tracker build` fetches Pyodide and PyScript with `npm pack` (once; then from .cache/).
+# `tracker build` fetches Pyodide and PyScript from the npm registry itself (once; then
+# from .cache/); npm is needed for the JavaScript test tools below.
 if ! command -v npm >/dev/null 2>&1; then
   say "installing Debian's npm (tracker build downloads Pyodide from the npm registry)"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
