@@ -48,9 +48,9 @@ def _build_npm_package(bundle_out: str) -> None:
 
     from .build.npm_package import build_npm_package
     from .build.progress import say
+    from .sources import source_root
 
-    root = Path(__file__).resolve().parents[1]
-    tarball = build_npm_package(root, Path(bundle_out).parent / "npm", __version__)
+    tarball = build_npm_package(source_root(), Path(bundle_out).parent / "npm", __version__)
     say(f"npm package: {tarball}")
 
 
