@@ -28,7 +28,8 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# `tracker build` fetches Pyodide and PyScript with `npm pack` (once; then from .cache/).
+# `tracker build` fetches Pyodide and PyScript from the npm registry itself (once; then
+# from .cache/); npm is needed for the JavaScript test tools below.
 if ! command -v npm >/dev/null 2>&1; then
   say "installing Debian's npm (tracker build downloads Pyodide from the npm registry)"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -36,11 +37,12 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
 fi
 
-# Biome (lint + format of the embed's JavaScript), pinned in package-lock.json, into
-# node_modules/ (ignored by git). Again only when the lock changed since the last install.
+# The JavaScript dev tools, pinned in package-lock.json, into node_modules/ (ignored by git):
+# Biome (lint + format of the embed), tsc, esbuild, React and Vue (the npm package's tests).
+# Again only when the lock changed since the last install.
 js_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
 if [ ! -f "$js_stamp" ]; then
-  say "installing the JavaScript dev tools (npm ci: @biomejs/biome)"
+  say "installing the JavaScript dev tools (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   touch "$js_stamp"
 fi

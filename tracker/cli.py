@@ -43,12 +43,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _build_npm_package(bundle_out: str) -> None:
+    from pathlib import Path
+
+    from .build.npm_package import build_npm_package
+    from .build.progress import say
+    from .sources import source_root
+
+    tarball = build_npm_package(source_root(), Path(bundle_out).parent / "npm", __version__)
+    say(f"npm package: {tarball}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "build":
         from .build import build_bundle
 
         build_bundle(out=args.out, cache=args.cache)
+        _build_npm_package(args.out)
         return 0
     # Both serve the API, the bundle and the demo site (tracker.demo composes them).
     if args.command == "serve":

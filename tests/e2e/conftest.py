@@ -40,6 +40,7 @@ from .site import TEST_CONFIG, LiveSite, ServerThread, Site
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).resolve().parent / "pages"
+EXAMPLES = ROOT / "dist" / "e2e-examples"  # written by tests/e2e/frontend.py
 LOCAL_HOSTS = {"127.0.0.1"}
 # Schemes that make no network request.
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
@@ -68,7 +69,7 @@ def site(bundle: Path) -> Iterator[LiveSite]:
     parse_config(TEST_CONFIG)  # the test config must be one the tracker accepts
     # The real server can take the stub's place here: Recorder(create_app(...)).
     recorder = Recorder()
-    server = ServerThread(Site(bundle, PAGES, recorder, TEST_CONFIG))
+    server = ServerThread(Site(bundle, PAGES, recorder, TEST_CONFIG, examples=EXAMPLES))
     server.start()
     yield LiveSite(url=server.url, recorder=recorder, bundle=bundle)
     server.stop()

@@ -53,10 +53,21 @@ class DemoProcess:
         return int(self.process.returncode)
 
 
-def start_demo(data: Path, bundle: Path, *extra: str, timeout: float = 60.0) -> DemoProcess:
-    """``tracker demo --port 0``: waits for the URL line on stdout."""
+def start_demo(
+    data: Path,
+    bundle: Path,
+    *extra: str,
+    timeout: float = 60.0,
+    python: str = sys.executable,
+    cwd: Path = ROOT,
+) -> DemoProcess:
+    """``tracker demo --port 0``: waits for the URL line on stdout.
+
+    ``python`` and ``cwd``: another install of the tracker (a venv made from the wheel) run
+    from another folder.
+    """
     command = [
-        sys.executable,
+        python,
         "-m",
         "tracker.cli",
         "demo",
@@ -76,7 +87,7 @@ def start_demo(data: Path, bundle: Path, *extra: str, timeout: float = 60.0) -> 
     env.pop("TRACKER_CONFIG", None)
     started = time.monotonic()
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     assert process.stdout is not None
     selector = selectors.DefaultSelector()

@@ -78,15 +78,29 @@ class Site:
     the original one to drop connections.
     """
 
-    def __init__(self, bundle: Path, pages: Path, recorder: Recorder, config: dict[str, Any]):
+    def __init__(
+        self,
+        bundle: Path,
+        pages: Path,
+        recorder: Recorder,
+        config: dict[str, Any],
+        examples: Path | None = None,
+    ):
         self.recorder = recorder
         self.config = config
         self.bundle = bundle
+        examples_mount = (
+            [Mount("/examples", BundleFiles(directory=examples, html=True, check_dir=False))]
+            if examples
+            else []
+        )
         self.web = Starlette(
             routes=[
                 Route("/timeback.config.json", self._config),
                 Route("/variants/{variant}/{path:path}", self._variant),
                 Mount("/timeback", BundleFiles(directory=bundle)),
+                # Front-end examples built by a test (tests/e2e/frontend.py), when it runs.
+                *examples_mount,
                 Mount("/", StaticFiles(directory=pages, html=True)),
             ]
         )

@@ -358,3 +358,71 @@ def test_stateful_lesson_resumes_its_run_over_visits_and_the_server_completes_it
     wait_booted(page)
     assert page.evaluate("lesson.run.runId") != run_id
     assert errors(console) == []
+
+
+def test_a_lesson_mastered_twice_is_one_mastered_lesson(
+    page: Page, demo_site: DemoProcess, email: str, console: list[tuple[str, str]]
+) -> None:
+    base = demo_site.url
+    sign_in(page, base, email)
+    for run in (1, 2):
+        page.goto(f"{base}lessons/fractions.html")
+        wait_booted(page)
+        for answer in ("3/5", "7/8", "4/6", "1 whole", "5/7"):
+            page.get_by_role("button", name=answer, exact=True).click()
+            page.locator("[data-next]").click()
+        expect(page.locator("[data-result]")).to_be_visible(timeout=boot_timeout_ms())
+        expect(page.locator("[data-result]")).to_contain_text(
+            "Mastered" if run == 1 else "Mastered again"
+        )
+    data = dashboard(page, base)
+    rows = [g for g in data["gradebook"] if g["kind"] == "activity"]
+    # Newest first: the second run masters nothing new.
+    assert [(g["attempt"], g["masteredUnits"]) for g in rows] == [(2, 0), (1, 1)]
+    # One of Math G3's two lessons, however often it was mastered: 50 %, not "2 of 2".
+    assert _course(data, "Math G3")["pctComplete"] == 50
+    page.goto(f"{base}index.html")
+    badge = page.locator(f'[data-lesson="{FRACTIONS}"] [data-grade]')
+    expect(badge).to_have_text("Mastered · best 100 %")
+    assert errors(console) == []
+
+
+def test_a_failed_lesson_is_not_shown_as_done_in_green(
+    page: Page, demo_site: DemoProcess, email: str, console: list[tuple[str, str]]
+) -> None:
+    base = demo_site.url
+    sign_in(page, base, email)
+    page.goto(f"{base}lessons/fractions.html")
+    wait_booted(page)
+    for answer in ("3/10", "7/16", "4/0", "1 whole", "5/7"):  # two of five right
+        page.get_by_role("button", name=answer, exact=True).click()
+        page.locator("[data-next]").click()
+    expect(page.locator("[data-result]")).to_contain_text("Not mastered yet")
+    page.goto(f"{base}index.html")
+    badge = page.locator(f'[data-lesson="{FRACTIONS}"] [data-grade]')
+    expect(badge).to_have_text("Finished, not mastered yet · best 40 %")
+    assert "badge--ok" not in (badge.get_attribute("class") or "")
+    # Student words: no API jargon on the catalogue.
+    text = page.locator("main").inner_text()
+    assert "selector" not in text and "runId" not in text
+    assert errors(console) == []
+
+
+def test_the_story_stops_counting_when_a_visit_is_saved(
+    page: Page, demo_site: DemoProcess, email: str, console: list[tuple[str, str]]
+) -> None:
+    base = demo_site.url
+    sign_in(page, base, email)
+    page.clock.install()
+    page.goto(f"{base}lessons/story.html")
+    wait_booted(page)
+    for choice in ("Eleven winters", "A green light"):
+        page.get_by_label(choice, exact=True).check()
+    page.locator("[data-part] button[type=submit]").click()
+    expect(page.locator("[data-saved]")).to_have_attribute("data-saved", "1")
+    page.wait_for_function("() => lesson.activity.isEnded")
+    counted = int(page.evaluate("lesson.activity.totalActiveMs"))
+    advance(page, 120)  # two minutes on "See you next time"
+    assert int(page.evaluate("lesson.activity.totalActiveMs")) == counted
+    assert page.evaluate("timeback.activity.current") is None
+    assert errors(console) == []

@@ -28,6 +28,7 @@ from pathlib import Path
 from . import pins
 from .bytecode import precompile
 from .compress import add_siblings
+from ..sources import PACKAGE_DIR, source_root
 from .embed import assemble_embed, embed_sources
 from .errors import BuildError
 from .files import sha256_of
@@ -53,11 +54,13 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     ``root`` is the source tree (default: the one this package was loaded from).
     """
     started = time.monotonic()
-    source = Path(root) if root else Path(__file__).resolve().parents[2]
-    package_dir, pyproject, web = source / "tracker", source / "pyproject.toml", source / "web"
+    source = Path(root) if root else source_root()
+    # The package itself is the one running (in a checkout: source / "tracker").
+    package_dir = source / "tracker" if root else PACKAGE_DIR
+    pyproject, web = source / "pyproject.toml", source / "web"
     for needed in (package_dir, pyproject, web / PYSCRIPT_LOADER):
         if not needed.exists():
-            raise BuildError(f"{needed} not found: run tracker build from a source checkout")
+            raise BuildError(f"{needed} not found: this tracker install is incomplete")
     embed_sources(web / "src")  # fail before the downloads, not after
     downloads = Path(cache) / "timeback"
     output = BundleOutput(Path(out))

@@ -1,19 +1,17 @@
-"""Runtime files from the npm registry: ``npm pack`` into the cache, then extract what is needed.
+"""Runtime files from the npm registry: one tarball into the cache, then extract what is needed.
 
-``npm pack`` is used instead of ``npm install`` because it fetches exactly one tarball,
-runs no install scripts and writes no node_modules.
+The tarball is fetched over HTTP from the registry (as ``npm pack`` would), which needs no
+npm, runs no install scripts, writes no node_modules and reports progress and timeouts.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import BuildError
+from .download import download, npm_tarball_url
 from .files import check_pinned, sha256_of, write_atomic
 from .pins import NpmPin
 from .progress import say
@@ -22,29 +20,12 @@ _DONE = ".extracted"  # written last; holds the tarball's sha256, so a torn extr
 
 
 def fetch_tarball(pin: NpmPin, cache: Path) -> Path:
-    """The pinned tarball in ``cache``, downloaded with ``npm pack`` when missing or corrupt."""
+    """The pinned tarball in ``cache``, downloaded from the npm registry when missing or corrupt."""
     cache.mkdir(parents=True, exist_ok=True)
     tarball = cache / pin.tarball
     if tarball.is_file() and pin.sha256 and sha256_of(tarball) == pin.sha256:
         return tarball
-    npm = shutil.which("npm")
-    if npm is None:
-        raise BuildError("npm not found: install Node.js and npm (Debian: apt-get install npm)")
-    say(f"downloading {pin.spec} (npm pack)")
-    result = subprocess.run(
-        [npm, "pack", pin.spec, "--pack-destination", str(cache), "--json", "--silent"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BuildError(f"npm pack {pin.spec} failed:\n{result.stderr.strip()}")
-    try:
-        written = cache / json.loads(result.stdout)[0]["filename"]
-    except (ValueError, LookupError, TypeError) as exc:
-        raise BuildError(f"npm pack {pin.spec}: unexpected output {result.stdout!r}") from exc
-    if written != tarball:
-        written.replace(tarball)
+    download(npm_tarball_url(pin.name, pin.version), tarball, pin.spec)
     check_pinned(tarball, pin.sha256, pin.spec)
     return tarball
 

@@ -23,8 +23,9 @@ from pathlib import Path
 from .errors import BuildError
 
 # Server-side and build-time code never runs in the browser; leaving it out keeps the
-# wheel small and keeps server dependencies (starlette...) from being imported by mistake.
-EXCLUDED_SUBPACKAGES = frozenset({"server", "build", "demo"})
+# wheel small and keeps server dependencies (starlette...) from being imported by mistake;
+# _source is the installed copy of web/ and pyproject.toml (tracker/sources.py).
+EXCLUDED_SUBPACKAGES = frozenset({"server", "build", "demo", "_source"})
 # What pyproject.toml's package-data ships, plus the modules themselves.
 INCLUDED_SUFFIXES = frozenset({".py", ".typed", ".json", ".js", ".html", ".css", ".svg"})
 # Zip entries get a fixed timestamp: file mtimes must not change the wheel's bytes.

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .download import TIMEOUT_S
 from .errors import BuildError
 from .files import check_pinned, sha256_of
 from .pins import WHEEL_PLATFORM, WHEEL_PYTHON_VERSION, WheelPin
@@ -56,6 +57,9 @@ def _download(pins: Sequence[WheelPin], cache: Path) -> None:
             "--no-input",
             "--quiet",
             "--no-deps",
+            # Fail in seconds when the index is unreachable, instead of retrying for minutes.
+            f"--timeout={TIMEOUT_S:g}",
+            "--retries=1",
             "--only-binary=:all:",
             f"--platform={WHEEL_PLATFORM}",
             f"--python-version={WHEEL_PYTHON_VERSION}",
@@ -66,7 +70,10 @@ def _download(pins: Sequence[WheelPin], cache: Path) -> None:
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise BuildError(f"pip download failed:\n{result.stderr.strip()}")
+            raise BuildError(
+                "pip download of the browser wheels failed (is PyPI, or pip's configured "
+                f"index, reachable?):\n{result.stderr.strip()}"
+            )
         for pin in pins:
             downloaded = Path(tmp) / pin.file_name
             if downloaded.is_file():

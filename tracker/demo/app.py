@@ -39,7 +39,7 @@ from ..server.pipeline import now_ms
 from ..server.server import TimebackServer
 from ..server.static import BundleFiles
 from .catalogue import Catalogue, DemoError, Lesson
-from .queries import dashboard, events_after
+from .queries import dashboard, events_after, gradebook
 from .state import DemoState, LessonRun
 
 log = logging.getLogger("tracker.demo")
@@ -250,7 +250,16 @@ class DemoSite:
         server = self.server
         active_ms, _ = await server.store.aread(lambda tx: tx.run_active_ms(email, found.run_id))
         xp = xp_for(active_ms, correct, total)
-        mastered = 1 if total and correct / total >= MASTERY else 0
+        masters = bool(total) and correct / total >= MASTERY
+        # masteredUnits is an increment: a story mastered in an earlier run is not again.
+        entries = await server.store.aread(lambda tx: gradebook(tx, email))
+        mastered_before = any(
+            e["kind"] == "activity"
+            and (e["activityUrl"] or "").endswith(f"/{lesson.id}")
+            and (e["masteredUnits"] or 0) > 0
+            for e in entries
+        )
+        mastered = 1 if masters and not mastered_before else 0
         result = await server.activity.record(
             {
                 "user": {"email": email},

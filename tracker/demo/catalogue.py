@@ -10,6 +10,7 @@ from typing import Any
 from ..config import AppConfig
 from ..course import CourseSelector
 from ..errors import TrackerError, UnknownCourseError
+from ..sources import source_root
 from ..validation import WireModel, validate
 
 LESSONS_FILE = "lessons.json"
@@ -20,17 +21,12 @@ class DemoError(TrackerError):
     """The demo cannot start: its files are missing or wrong; the message says which."""
 
 
-def source_root() -> Path:
-    """The checkout this package runs from (the demo needs ``web/`` next to ``tracker/``)."""
-    return Path(__file__).resolve().parents[2]
-
-
 def web_root(root: Path | None = None) -> Path:
     folder = (root or source_root()) / "web" / "demo"
     if not (folder / LESSONS_FILE).is_file():
         raise DemoError(
-            f"{folder / LESSONS_FILE} not found: run the demo from a source checkout "
-            "(pip install -e .)"
+            f"{folder / LESSONS_FILE} not found: this tracker install is incomplete "
+            "(reinstall the package)"
         )
     return folder
 

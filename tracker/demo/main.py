@@ -31,7 +31,7 @@ from ..server.auth import SessionAuth, load_secret
 from ..server.main import build_site, config_path
 from ..server.server import TimebackServer
 from .app import DemoSite
-from .catalogue import default_config, source_root, web_root
+from .catalogue import default_config, web_root
 from .state import DB_FILE, DemoState
 
 
@@ -167,7 +167,7 @@ def demo(args: argparse.Namespace) -> int:
         web_root()
         _demo_config(args, environ)
         say(f"browser bundle in {args.bundle} (only what changed is rebuilt)")
-        build_bundle(out=args.bundle, cache=str(Path(args.cache)), root=str(source_root()))
+        build_bundle(out=args.bundle, cache=str(Path(args.cache)))
     except (TrackerError, BuildError) as exc:
         say(str(exc))
         return 2

@@ -28,10 +28,11 @@
     board.courses.find((c) =>
       course.courseCode ? c.code === course.courseCode : c.subject === course.subject && c.grade === course.grade,
     );
+  // Student words on the card; how the lesson is built is in the tooltip for the curious.
   const KIND = {
-    JavaScript: ["badge--accent", "JavaScript · one-tag embed"],
-    Python: ["badge--ok", "Python · PyScript"],
-    Stateful: ["badge--warn", "Stateful · resumed runId"],
+    JavaScript: ["badge--accent", "Quiz", "JavaScript page with the one-tag embed"],
+    Python: ["badge--ok", "Practice", "Python page (PyScript)"],
+    Stateful: ["badge--warn", "Story in parts · continue any time", "stateful lesson: every visit resumes the saved run"],
   };
 
   function best(lesson) {
@@ -40,7 +41,8 @@
       (g) => g.kind === "activity" && g.activityUrl && g.activityUrl.endsWith(`/${lesson.id}`),
     );
     if (!done.length) return null;
-    return done.reduce((a, b) => ((b.score ?? 0) > (a.score ?? 0) ? b : a));
+    const top = done.reduce((a, b) => ((b.score ?? 0) > (a.score ?? 0) ? b : a));
+    return { score: top.score, mastered: done.some((g) => g.masteredUnits > 0) };
   }
   function minutesOn(lesson) {
     if (!board) return 0;
@@ -54,21 +56,20 @@
       if (!list.length) return "";
       const progress = progressOf(course);
       const pct = progress && progress.pctComplete != null ? progress.pctComplete : 0;
-      const selector = course.courseCode ? `{ code: "${course.courseCode}" }` : `{ subject: "${course.subject}", grade: ${course.grade} }`;
       const cards = list
         .map((lesson) => {
-          const [tone, label] = KIND[lesson.kind] || ["", lesson.kind];
+          const [tone, label, how] = KIND[lesson.kind] || ["", lesson.kind, ""];
           const grade = best(lesson);
           const run = runs[lesson.id];
           const status =
             run && !run.completed && run.step > 0
               ? `<span class="badge" data-run-step="${run.step}">Part ${run.step + 1} of ${run.parts} next</span>`
               : grade
-                ? `<span class="badge badge--ok">Done · ${grade.score != null ? Math.round(grade.score) + "%" : "completed"}</span>`
+                ? `<span class="badge ${grade.mastered ? "badge--ok" : ""}" data-grade>${grade.mastered ? "Mastered" : "Finished, not mastered yet"}${grade.score != null ? ` · best ${Math.round(grade.score)} %` : ""}</span>`
                 : "";
           const spent = minutesOn(lesson);
           return `<article class="card lesson-card" data-lesson="${demo.escape(lesson.id)}">
-              <div style="display:flex;gap:8px;flex-wrap:wrap"><span class="badge ${tone}">${label}</span>${status}</div>
+              <div style="display:flex;gap:8px;flex-wrap:wrap"><span class="badge ${tone}" title="${demo.escape(how)}">${label}</span>${status}</div>
               <h3><a href="${demo.url(lesson.href)}">${demo.escape(lesson.name)}</a></h3>
               <p>${demo.escape(lesson.summary)}</p>
               <div class="lesson-card__meta"><span>≈ ${lesson.minutes} min</span><span aria-hidden="true">·</span>
@@ -79,7 +80,7 @@
       return `<section class="course" aria-labelledby="course-${demo.escape(course.courseCode || course.subject + course.grade)}">
           <div class="course__head">
             <div><h2 id="course-${demo.escape(course.courseCode || course.subject + course.grade)}">${demo.escape(title(course))}</h2>
-              <div class="small muted">Course ${demo.escape(course.courseCode || `${course.subject} G${course.grade}`)} · selector <code>${demo.escape(selector)}</code></div></div>
+              <div class="small muted">Course ${demo.escape(course.courseCode || `${course.subject} G${course.grade}`)}</div></div>
             <div class="course__progress"><div class="progress" role="progressbar" aria-label="Course progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span></div><strong>${pct}%</strong></div>
           </div>
           <div class="grid grid--cards">${cards}</div>

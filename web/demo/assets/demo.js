@@ -44,6 +44,18 @@
     return body;
   }
 
+  // masteredUnits is an increment (lessons NEWLY mastered): a lesson mastered again in a
+  // later run must send 0, or the course's progress would count it twice.
+  async function masteredBefore(lessonId) {
+    const board = await api("demo/api/dashboard?tz=UTC").catch(() => null);
+    return Boolean(
+      board &&
+        board.gradebook.some(
+          (g) => g.kind === "activity" && g.activityUrl?.endsWith(`/${lessonId}`) && g.masteredUnits > 0,
+        ),
+    );
+  }
+
   async function currentUser() {
     const session = await api("demo/api/session");
     return session.email;
@@ -265,6 +277,7 @@
     api,
     currentUser,
     requireUser,
+    masteredBefore,
     header,
     panel,
     jsSource,

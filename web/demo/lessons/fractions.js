@@ -104,9 +104,10 @@
     renderSteps();
     const total = QUESTIONS.length;
     const xpEarned = xpFor(activity.totalActiveMs, correct, total);
-    const masteredUnits = correct / total >= 0.9 ? 1 : 0;
-    const data = { xpEarned, totalQuestions: total, correctQuestions: correct, masteredUnits };
+    const masters = correct / total >= 0.9;
     box.innerHTML = `<div class="result"><p class="muted">Sending your result…</p></div>`;
+    const masteredUnits = masters && !(await demo.masteredBefore(LESSON.id)) ? 1 : 0;
+    const data = { xpEarned, totalQuestions: total, correctQuestions: correct, masteredUnits };
     try {
       await activity.end(data);
     } catch (error) {
@@ -121,7 +122,7 @@
         <div class="result__facts">
           <span class="badge badge--accent" data-xp="${xpEarned}">${xpEarned} XP</span>
           <span class="badge">${demo.duration(activity.totalActiveMs)} active</span>
-          <span class="badge ${masteredUnits ? "badge--ok" : ""}">${masteredUnits ? "Mastered" : "Not mastered yet"}</span>
+          <span class="badge ${masters ? "badge--ok" : ""}">${masteredUnits ? "Mastered" : masters ? "Mastered again" : "Not mastered yet"}</span>
         </div>
         <p class="muted">Sent with <code>end(${demo.escape(JSON.stringify(data))})</code></p>
         <p><a class="btn" href="../dashboard.html">See the dashboard</a>

@@ -45,9 +45,8 @@
   }
 
   function visitLine(current) {
-    const resumed = current.visits > 1 ? "resumed" : "started";
-    return `<p class="small muted" data-visit="${current.visits}">Visit ${current.visits} ·
-      run <code title="${current.runId}">${current.runId.slice(0, 8)}…</code> ${resumed}</p>`;
+    const where = current.visits > 1 ? "welcome back, you continue where you stopped" : "first visit";
+    return `<p class="small muted" data-visit="${current.visits}">Visit ${current.visits} · ${where}</p>`;
   }
 
   function showPart(current) {
@@ -87,18 +86,21 @@
       form.querySelector("button").disabled = true;
       const saved = await demo.api(`${route}/run`, { method: "PUT", json: { step: p + 1, answers } });
       window.lesson.run = saved;
-      if (saved.step < story.parts.length) showSaved(saved);
+      if (saved.step < story.parts.length) await showSaved(saved);
       else await complete();
     });
   }
 
-  function showSaved(current) {
+  async function showSaved(current) {
+    // This visit is over: its time stops here, not when the student closes the tab.
+    await activity.end().catch((error) => panel.error(error.message, { type: "timeSpent" }));
+    panel.setNote(`Visit saved: its time went to run ${current.runId.slice(0, 8)}…; the next visit resumes the same run.`);
     box.innerHTML = `${steps(current.step, -1)}
       <div class="result" data-saved="${current.step}">
         <p class="eyebrow">Part ${current.step} of ${story.parts.length} saved</p>
         <h2>See you next time</h2>
-        <p class="muted">The next part opens on your next visit. Your time keeps adding up
-          in run <code>${current.runId.slice(0, 8)}…</code>.</p>
+        <p class="muted">The next part opens on your next visit. The time of every visit
+          adds up to this story.</p>
         <p><a class="btn" href="${location.pathname}" data-continue>Continue now (new visit)</a>
            <a class="btn btn--ghost" href="../index.html">Back to lessons</a></p>
       </div>`;
@@ -120,9 +122,10 @@
 
   function showResult(current) {
     const r = current.result;
+    panel.setNote(`The ${demo.isStatic ? "server's stand-in" : "server"} called activity.record() with run ${current.runId.slice(0, 8)}…, the same runId as every heartbeat.`);
     box.innerHTML = `${steps(story.parts.length, -1)}
       <div class="result" data-result>
-        <p class="eyebrow">Story complete · recorded by the ${demo.isStatic ? "server's stand-in" : "server"}</p>
+        <p class="eyebrow">Story complete</p>
         <div class="result__big">${r.correctQuestions}/${r.totalQuestions}</div>
         <div class="result__facts">
           <span class="badge badge--accent" data-xp="${r.xpCredited}">${r.xpCredited} XP</span>
@@ -130,8 +133,6 @@
           <span class="badge">attempt ${r.attempt}</span>
           <span class="badge ${r.masteredUnits ? "badge--ok" : ""}">${r.masteredUnits ? "Mastered" : "Not mastered yet"}</span>
         </div>
-        <p class="muted">The server called <code>activity.record()</code> with run
-          <code>${current.runId.slice(0, 8)}…</code>, the same runId as every heartbeat.</p>
         <p><a class="btn" href="../dashboard.html">See the dashboard</a>
            <button class="btn btn--ghost" type="button" data-restart>Read it again</button></p>
       </div>`;
