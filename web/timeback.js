@@ -338,30 +338,10 @@
   });
 
   async function loadRuntime() {
-    const { loadPyodide } = await import(runtimeUrl + "pyodide.mjs");
-    const log = [];
-    const pyodide = await loadPyodide({
-      indexURL: runtimeUrl,
-      // Must be absolute: a relative lockFileURL fails with "Invalid base URL" and
-      // loadPyodide still resolves, the failure showing only later as ModuleNotFoundError.
-      lockFileURL: runtimeUrl + "pyodide-lock.json",
-      // Listed here, the wheels download while the runtime boots.
-      packages: ["lesson-time-tracker"], // the distribution name (pyproject.toml)
-      stdout: (line) => log.push(line), // "Loading ...", "Loaded ..." would litter the console
-      stderr: (line) => {
-        log.push(line);
-        console.warn(line);
-      },
+    // The loader is web/src/runtime.js (tracker build puts it in front of this file).
+    return loadRuntimeFromSrc(runtimeUrl, {
+      onPhase: (name) => performance.mark(`timeback-runtime:${name}`),
     });
-    pyodide.setStdout();
-    pyodide.setStderr();
-    // loadPyodide does not throw when a package fails to load (bad integrity, 404): it logs.
-    const failed = log.filter((line) => /Failed to load|error occurred while loading/.test(line));
-    if (failed.length || !("lesson-time-tracker" in pyodide.loadedPackages)) {
-      const details = failed.length ? log.join("\n") : "tracker is not in the lock";
-      throw new Error(`could not load the Python packages:\n${details}`);
-    }
-    return pyodide;
   }
 
   async function boot() {

@@ -8,6 +8,7 @@ any prefix):
     r-<hash>/               named after the content hash of what it holds, so it can be
                             cached as immutable (docs/server.md):
       pyodide.mjs ...         the Pyodide runtime (npm package pyodide)
+      python_stdlib_slim.zip  the embed's stdlib: only what a session imports, as bytecode
       pyodide-lock.json       our lock: exactly the wheels below, with sha256
       *.whl                   pydantic & co. for Pyodide's platform, and the tracker itself
     pyscript/               PyScript's dist folder (npm package @pyscript/core)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +36,8 @@ from .lockfile import LockEntry, canonical_name, pyodide_lock, pyscript_config, 
 from .npm import extract
 from .output import BundleOutput
 from .progress import say
+from .runtime_loader import with_runtime_loader
+from .stdlib import SLIM_STDLIB, slim_stdlib
 from .tracker_wheel import BuiltWheel, build_wheel
 from .wheels import fetch_wheels
 
@@ -87,16 +91,6 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     wheels = precompile(downloaded, runtime, pins.PYODIDE.version, downloads / "compiled")
     tracker = build_wheel(package_dir, pyproject)
     say(f"tracker wheel: {tracker.file_name}")
-    sources = {name: runtime / name for name in pins.PYODIDE_RUNTIME_FILES}
-    sources.update({pin.file_name: wheels[pin.name] for pin in pins.WHEELS})
-    folder = runtime_folder(
-        {name: sha256_of(path) for name, path in sources.items()}
-        | {tracker.file_name: tracker.sha256}
-    )
-    for name, path in sources.items():
-        output.copy(folder + name, path)
-    output.write(folder + tracker.file_name, tracker.data)
-
     # The pins check what was downloaded; the lock checks what the browser gets.
     entries = [
         LockEntry(
@@ -110,11 +104,32 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         for pin in pins.WHEELS
     ]
     entries.append(_tracker_entry(tracker))
-    output.write(folder + LOCK_FILE, to_json(pyodide_lock(lock_info, entries)))
+    lock = to_json(pyodide_lock(lock_info, entries))
+    sources = {name: runtime / name for name in pins.PYODIDE_RUNTIME_FILES}
+    sources.update({pin.file_name: wheels[pin.name] for pin in pins.WHEELS})
+    with tempfile.TemporaryDirectory() as tmp:
+        tracker_path = Path(tmp) / tracker.file_name
+        tracker_path.write_bytes(tracker.data)
+        sources[SLIM_STDLIB] = slim_stdlib(
+            runtime,
+            lock,
+            {name: path for name, path in sources.items() if name.endswith(".whl")}
+            | {tracker.file_name: tracker_path},
+            downloads / "stdlib",
+        )
+    folder = runtime_folder(
+        {name: sha256_of(path) for name, path in sources.items()}
+        | {tracker.file_name: tracker.sha256}
+    )
+    for name, path in sources.items():
+        output.copy(folder + name, path)
+    output.write(folder + tracker.file_name, tracker.data)
+    output.write(folder + LOCK_FILE, lock)
     output.write(
         PYSCRIPT_CONFIG, to_json(pyscript_config(pins.PYODIDE_RUNTIME_FILES[0], entries, folder))
     )
-    output.write(EMBED_SCRIPT, stamp_embed((web / EMBED_SCRIPT).read_text(), folder).encode())
+    embed = with_runtime_loader((web / EMBED_SCRIPT).read_text(), web)
+    output.write(EMBED_SCRIPT, stamp_embed(embed, folder).encode())
     output.copy(PYSCRIPT_LOADER, web / PYSCRIPT_LOADER)
     say("compressing (brotli, gzip)")
     add_siblings(output, set(output.files), downloads / "compressed")
