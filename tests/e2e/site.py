@@ -5,7 +5,9 @@
 /timeback.config.json      the test courses
 /variants/ok/...           the bundle again under another prefix (URLs must be relative)
 /variants/no-runtime/...   only timeback.js: the runtime is missing (a boot failure)
-/variants/bad-lock/...     the bundle with a lock whose tracker sha256 is wrong
+/variants/bad-lock/...     the bundle with a lock whose tracker sha256 is wrong (and no
+                           memory snapshot, so that the lock is what the boot uses)
+/variants/bad-snapshot/... the bundle with a corrupt memory snapshot (bytes flipped)
 /...                       tests/e2e/pages
 """
 
@@ -104,11 +106,17 @@ class Site:
             return Response(status_code=404)
         if variant == "no-runtime" and path != "timeback.js":
             return Response(status_code=404)
+        if variant == "bad-lock" and os.path.basename(path) == "snapshot.json":
+            return Response(status_code=404)
+        if variant == "bad-snapshot" and os.path.basename(path) == "snapshot.bin":
+            data = bytearray(file.read_bytes())
+            data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # a torn download
+            return _typed(Response(bytes(data)), path)
         if variant == "bad-lock" and os.path.basename(path) == "pyodide-lock.json":
             lock = json.loads(file.read_text())
             lock["packages"]["lesson-time-tracker"]["sha256"] = "0" * 64
             return _typed(Response(json.dumps(lock)), path)
-        if variant not in ("ok", "no-runtime", "bad-lock"):
+        if variant not in ("ok", "no-runtime", "bad-lock", "bad-snapshot"):
             return Response(status_code=404)
         return _typed(FileResponse(file), path)
 

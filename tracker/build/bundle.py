@@ -10,6 +10,9 @@ any prefix):
       pyodide.mjs ...         the Pyodide runtime (npm package pyodide)
       python_stdlib_slim.zip  the embed's stdlib: only what a session imports, as bytecode
       pyodide-lock.json       our lock: exactly the wheels below, with sha256
+      snapshot.bin            memory snapshot after `import tracker.browser.bridge`, and
+      _pydantic_core...so     the library it needs at preRun; snapshot.json: their
+                              integrity (tracker/build/snapshot.py)
       *.whl                   pydantic & co. for Pyodide's platform, and the tracker itself
     pyscript/               PyScript's dist folder (npm package @pyscript/core)
     pyscript.json           PyScript config: the local runtime and wheels, relative to it
@@ -37,6 +40,10 @@ from .npm import extract
 from .output import BundleOutput
 from .progress import say
 from .runtime_loader import with_runtime_loader
+from .snapshot import MANIFEST_FILE as SNAPSHOT_MANIFEST
+from .snapshot import SNAPSHOT_FILE, make_snapshot
+from .snapshot import manifest as snapshot_manifest_of
+from .snapshot import to_json as snapshot_json
 from .stdlib import SLIM_STDLIB, slim_stdlib
 from .tracker_wheel import BuiltWheel, build_wheel
 from .wheels import fetch_wheels
@@ -48,6 +55,8 @@ PYSCRIPT_DIR = "pyscript"
 PYSCRIPT_CONFIG = "pyscript.json"
 # The one line of timeback.js that tracker build rewrites to name the versioned folder.
 RUNTIME_DIR_LINE = 'const RUNTIME_DIR = "";'
+# The wheel whose dynamic library the memory snapshot loads at preRun (snapshot.py).
+SIDE_MODULE_WHEEL = next(pin.file_name for pin in pins.WHEELS if pin.name == "pydantic_core")
 
 
 def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
@@ -110,17 +119,25 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tracker_path = Path(tmp) / tracker.file_name
         tracker_path.write_bytes(tracker.data)
-        sources[SLIM_STDLIB] = slim_stdlib(
+        all_wheels = {name: path for name, path in sources.items() if name.endswith(".whl")} | {
+            tracker.file_name: tracker_path
+        }
+        sources[SLIM_STDLIB] = slim_stdlib(runtime, lock, all_wheels, downloads / "stdlib")
+        snapshot = make_snapshot(
             runtime,
-            lock,
-            {name: path for name, path in sources.items() if name.endswith(".whl")}
-            | {tracker.file_name: tracker_path},
-            downloads / "stdlib",
+            sources[SLIM_STDLIB],
+            all_wheels,
+            SIDE_MODULE_WHEEL,
+            downloads / "snapshot",
         )
+    sources[SNAPSHOT_FILE] = snapshot.snapshot
+    sources[snapshot.side_module_file] = snapshot.side_module
+    snapshot_manifest = snapshot_json(snapshot_manifest_of(snapshot))
     folder = runtime_folder(
         {name: sha256_of(path) for name, path in sources.items()}
         | {tracker.file_name: tracker.sha256}
     )
+    output.write(folder + SNAPSHOT_MANIFEST, snapshot_manifest)
     for name, path in sources.items():
         output.copy(folder + name, path)
     output.write(folder + tracker.file_name, tracker.data)

@@ -65,9 +65,7 @@ SAFETY_MODULES = (
 FORMAT = "slim-2"
 
 
-def slim_stdlib(
-    runtime: Path, lock: bytes, wheels: Mapping[str, Path], cache: Path
-) -> Path:
+def slim_stdlib(runtime: Path, lock: bytes, wheels: Mapping[str, Path], cache: Path) -> Path:
     """The slim zip for this runtime, lock and these wheels (file name -> path); cached."""
     key = hashlib.sha256()
     for part in (FORMAT, sha256_of(runtime / "python_stdlib.zip"), sha256_of(SCRIPT)):

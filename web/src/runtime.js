@@ -1,10 +1,17 @@
 // The loader: Pyodide from the versioned folder, with the tracker's wheels.
 //
 // Contract (the embed depends on nothing else): `loadRuntime(runtimeUrl, {onPhase})`
-// resolves with the Pyodide API once the runtime runs and the wheel "lesson-time-tracker"
-// is installed (importable); it rejects with an Error naming what failed. `onPhase(name)`
-// is called as the loader passes its own phases (for performance marks); the embed marks
-// runtime-loaded itself when this resolves.
+// resolves with the Pyodide API once the runtime runs and `tracker` (hence
+// tracker.browser.bridge) is importable; it rejects with an Error naming what failed.
+// `onPhase(name)` is called as the loader passes its own phases ("imported", "snapshot"
+// or "packages") for performance marks; the embed marks runtime-loaded itself.
+//
+// Two ways up, the first preferred:
+// - restore the build's memory snapshot (tracker/build/snapshot.py): Python already ran
+//   `import tracker.browser.bridge`, so nothing is compiled or imported here;
+// - the normal boot: start CPython, install the wheels of the lock, import on demand.
+// The snapshot is used only when snapshot.json lists it, its bytes match their integrity
+// and the restore succeeds; otherwise one console.warn says why and the normal boot runs.
 //
 // A classic-script piece: it declares functions for the file that includes it (tracker
 // build concatenates web/src/ into one function scope) and touches no global.
@@ -13,10 +20,130 @@
 // imports, as bytecode. Pyodide's full python_stdlib.zip stays next to it for PyScript.
 const SLIM_STDLIB = "python_stdlib_slim.zip";
 const TRACKER_DISTRIBUTION = "lesson-time-tracker"; // the distribution name (pyproject.toml)
+const SNAPSHOT_MANIFEST = "snapshot.json";
+const SNAPSHOT_FORMAT = 2; // of snapshot.json (tracker/build/snapshot.py FORMAT)
 
 async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
+  // Started first: the snapshot downloads while pyodide.mjs loads.
+  const snapshot = fetchSnapshot(runtimeUrl);
+  snapshot.catch(() => {}); // looked at below; never an unhandled rejection
   const { loadPyodide } = await import(`${runtimeUrl}pyodide.mjs`);
+  const createModule = (await import(`${runtimeUrl}pyodide.asm.mjs`)).default;
   onPhase("imported");
+  let parts = null;
+  try {
+    parts = await snapshot;
+  } catch (error) {
+    warnNoSnapshot(error);
+  }
+  if (parts) {
+    try {
+      await yieldToPage();
+      const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, parts);
+      onPhase("snapshot");
+      return pyodide;
+    } catch (error) {
+      warnNoSnapshot(error);
+    }
+  }
+  const pyodide = await bootFromWheels(loadPyodide, runtimeUrl);
+  onPhase("packages");
+  return pyodide;
+}
+
+function warnNoSnapshot(error) {
+  console.warn(
+    `timeback: the memory snapshot cannot be used (${error && error.message}); ` +
+      "booting without it (slower)",
+  );
+}
+
+// A task boundary: the page's own input and rendering run between two boot phases.
+function yieldToPage() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+// The snapshot's bytes and its side modules compiled, each checked against the manifest
+// by the browser itself (Subresource Integrity: a mismatch rejects the fetch).
+async function fetchSnapshot(runtimeUrl) {
+  const response = await fetch(`${runtimeUrl}${SNAPSHOT_MANIFEST}`);
+  if (!response.ok) throw new Error(`${SNAPSHOT_MANIFEST}: HTTP ${response.status}`);
+  const manifest = await response.json();
+  if (manifest.format !== SNAPSHOT_FORMAT) {
+    throw new Error(`${SNAPSHOT_MANIFEST}: format ${manifest.format}, not ${SNAPSHOT_FORMAT}`);
+  }
+  const fetchChecked = async ({ file, integrity }) => {
+    const answer = await fetch(`${runtimeUrl}${file}`, { integrity }).catch((error) => {
+      throw new Error(`${file}: ${error.message} (integrity ${integrity})`);
+    });
+    if (!answer.ok) throw new Error(`${file}: HTTP ${answer.status}`);
+    return answer.arrayBuffer();
+  };
+  // Compiled asynchronously, i.e. off the main thread, while the rest downloads.
+  const sideModules = manifest.sideModules.map(async (side) => ({
+    path: side.path,
+    module: await WebAssembly.compile(await fetchChecked(side)),
+  }));
+  const [bytes, ...modules] = await Promise.all([
+    fetchChecked(manifest.snapshot),
+    ...sideModules,
+  ]);
+  return { snapshot: new Uint8Array(bytes), sideModules: modules, layout: manifest.layout };
+}
+
+// The snapshot's side modules (pydantic-core) must be where they were when it was made:
+// loaded at preRun, before CPython starts and before malloc runs, in the order of the
+// manifest, exactly as tracker/build/make_snapshot.mjs loads them, with their table
+// slots from the manifest's tableBase (runtimes add different slots of their own first).
+async function loadSideModule(Module, path, module) {
+  const dso = Module.newDSO(path, undefined, "loading");
+  dso.refcount = Infinity;
+  dso.global = true;
+  const flags = { loadAsync: true, global: true, nodelete: true, allowUndefined: true };
+  const exports = await Module.loadWebAssemblyModule(module, flags, path, {});
+  Module.mergeLibSymbols(exports, path);
+  dso.exports = exports;
+}
+
+async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, parts) {
+  const pyodide = await loadPyodide({
+    indexURL: runtimeUrl,
+    // The same zip as when the snapshot was made: zipimport's index of it is in memory.
+    stdLibURL: `${runtimeUrl}${SLIM_STDLIB}`,
+    lockFileURL: `${runtimeUrl}pyodide-lock.json`,
+    _loadSnapshot: parts.snapshot,
+    createPyodideModule(settings) {
+      settings.preRun.push(async (Module) => {
+        Module.addRunDependency("timeback-side-modules");
+        try {
+          // The memory must hold the whole snapshot before it is copied in.
+          Module._emscripten_resize_heap(parts.snapshot.length);
+          const { tableBase, heapBase } = parts.layout;
+          const table = Module.wasmTable;
+          const heap = Module.HEAPU32[Module._emscripten_get_sbrk_ptr() >>> 2];
+          if (heap !== heapBase || table.length > tableBase) {
+            throw new Error(`runtime layout differs (heap ${heap}, table ${table.length})`);
+          }
+          table.grow(tableBase - table.length);
+          for (const side of parts.sideModules) {
+            await loadSideModule(Module, side.path, side.module);
+          }
+        } finally {
+          Module.removeRunDependency("timeback-side-modules");
+        }
+      });
+      return createModule(settings);
+    },
+  });
+  await yieldToPage();
+  // The snapshot froze the build machine's interpreter: every visitor would otherwise
+  // draw the same "random" numbers. Reseeded from the browser's entropy; the import
+  // proves the tracker is there.
+  pyodide.runPython("import random, tracker.browser.bridge\nrandom.seed()");
+  return pyodide;
+}
+
+async function bootFromWheels(loadPyodide, runtimeUrl) {
   const log = [];
   const pyodide = await loadPyodide({
     indexURL: runtimeUrl,
@@ -40,6 +167,5 @@ async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
     const details = failed.length ? log.join("\n") : "tracker is not in the lock";
     throw new Error(`could not load the Python packages:\n${details}`);
   }
-  onPhase("packages");
   return pyodide;
 }
