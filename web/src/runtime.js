@@ -25,27 +25,22 @@ const SNAPSHOT_FORMAT = 2; // of snapshot.json (tracker/build/snapshot.py FORMAT
 
 async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   // Started first: the snapshot downloads while pyodide.mjs loads.
-  const snapshot = fetchSnapshot(runtimeUrl);
+  const snapshot = fetchSnapshot(runtimeUrl).then((parts) => {
+    onPhase("snapshot-fetched");
+    return parts;
+  });
   snapshot.catch(() => {}); // looked at below; never an unhandled rejection
   const { loadPyodide } = await import(`${runtimeUrl}pyodide.mjs`);
   const createModule = (await import(`${runtimeUrl}pyodide.asm.mjs`)).default;
   onPhase("imported");
-  let parts = null;
   try {
-    parts = await snapshot;
-    onPhase("snapshot-fetched");
+    // Started before the snapshot has arrived: Pyodide fetches its wasm and the lock
+    // meanwhile, and awaits the snapshot itself before it instantiates the runtime.
+    const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, snapshot, onPhase);
+    onPhase("snapshot");
+    return pyodide;
   } catch (error) {
     warnNoSnapshot(error);
-  }
-  if (parts) {
-    try {
-      await yieldToPage();
-      const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, parts, onPhase);
-      onPhase("snapshot");
-      return pyodide;
-    } catch (error) {
-      warnNoSnapshot(error);
-    }
   }
   const pyodide = await bootFromWheels(loadPyodide, runtimeUrl);
   onPhase("packages");
@@ -120,13 +115,17 @@ async function loadSideModule(Module, path, module) {
   dso.exports = exports;
 }
 
-async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, parts, onPhase) {
+async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, onPhase) {
+  let parts = null;
   const pyodide = await loadPyodide({
     indexURL: runtimeUrl,
     // The same zip as when the snapshot was made: zipimport's index of it is in memory.
     stdLibURL: `${runtimeUrl}${SLIM_STDLIB}`,
     lockFileURL: `${runtimeUrl}pyodide-lock.json`,
-    _loadSnapshot: parts.snapshot,
+    _loadSnapshot: arriving.then((arrived) => {
+      parts = arrived;
+      return arrived.snapshot;
+    }),
     createPyodideModule(settings) {
       settings.preRun.push(async (Module) => {
         onPhase("instantiated");
