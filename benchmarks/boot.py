@@ -56,6 +56,18 @@ READY_MARK = "bench:ready"
 CLICK_EVERY_S = 0.05
 READY_TIMEOUT_S = 60.0
 LONG_TASK_MS = 50
+# The embed's marks in boot order (web/timeback.js, web/src/runtime.js); absent ones skipped.
+PHASES = (
+    "timeback:script-start",
+    "timeback-runtime:imported",
+    "timeback-runtime:snapshot-fetched",
+    "timeback-runtime:instantiated",
+    "timeback-runtime:side-modules",
+    "timeback-runtime:restored",
+    "timeback-runtime:snapshot",
+    "timeback-runtime:packages",
+    "timeback:ready",
+)
 
 # Installed in every page before its own scripts: long tasks and click delays until ready.
 PROBE = """
@@ -249,14 +261,7 @@ def where_it_goes(results: dict[tuple[str, str], list[Load]]) -> str:
     biggest = sorted(((statistics.median(v), k) for k, v in sizes.items()), reverse=True)[:6]
     bytes_text = ", ".join(f"{name} {size / 1e6:.2f} MB" for size, name in biggest)
     phases = []
-    for name in (
-        "timeback:script-start",
-        "timeback-runtime:imported",
-        "timeback-runtime:snapshot",
-        "timeback-runtime:packages",
-        "timeback:runtime-loaded",
-        "timeback:ready",
-    ):
+    for name in PHASES:
         values = [run.marks[name] for run in cold if name in run.marks]
         if values:
             phases.append(f"{name} {statistics.median(values):.0f} ms")
