@@ -1,90 +1,302 @@
-"""How long the embed takes to boot in Chromium, phase by phase, cold and warm.
+"""How fast and how light the embed boots, beside its floor and TimeMe.js (issue 8).
 
-    .venv/bin/tracker build && .venv/bin/python benchmarks/boot.py [RUNS]
+    .venv/bin/tracker build && .venv/bin/python benchmarks/boot.py [--loads 7]
 
-Serves the bundle and tests/e2e/pages/embed.html on 127.0.0.1 with the e2e site, loads the
-page RUNS times in a fresh incognito context (cold HTTP cache) and RUNS times in one
-persistent profile (warm), and prints the median and range of each performance mark the
-embed sets (ms since navigation start) and the bytes transferred. Prints; asserts nothing.
+Serves the bundle with ``tracker serve``'s own static handler (tracker/server/static.py:
+brotli/gzip siblings, immutable caching of the versioned folder) and three pages on
+127.0.0.1, then loads them interleaved, round after round, each case cold (a fresh
+incognito context) and warm (a persistent profile, second visit onwards):
+
+- embed:   the one-tag embed, ready when ``timeback.ready`` resolves;
+- runtime: bare ``loadPyodide()`` of the same bundle's runtime, no packages (the floor);
+- timeme:  TimeMe.js (npm ``timeme.js``, fetched by ``npm pack`` into .cache), ready
+           after ``TimeMe.initialize()``.
+
+Per case: navigation -> ready (median and range), bytes on the wire (the resource
+timing transfer sizes, headers included, 0 for what came from the HTTP cache), long tasks
+before ready (count, longest, total blocking time = sum of the part of each task over
+50 ms) and the click-to-answer delay during boot: the mouse clicks the page every ~50 ms
+from navigation until ready, and each delay is the handler's start minus the click's
+event timeStamp. Writes docs/benchmarks.md (table, the machine's load, where the time and
+bytes go) and prints the table. Launch settings come from playwright.config.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.browser_config import load  # noqa: E402
-from tests.e2e.helpers import MARKS, marks, wait_ready  # noqa: E402
-from tests.e2e.recorder import Recorder  # noqa: E402
-from tests.e2e.site import TEST_CONFIG, ServerThread, Site  # noqa: E402
+from tests.e2e.site import ServerThread  # noqa: E402
+from tracker.build.npm import extract  # noqa: E402
+from tracker.build.pins import NpmPin  # noqa: E402
+from tracker.server.static import BundleFiles  # noqa: E402
+
+TIMEME = NpmPin(
+    name="timeme.js",
+    version="2.1.0",
+    sha256="a8831dede0f3ed489206f8a6922a11339f7028b3029d21458c25c7bb03193b0d",
+)
+READY_MARK = "bench:ready"
+CLICK_EVERY_S = 0.05
+READY_TIMEOUT_S = 60.0
+LONG_TASK_MS = 50
+# The embed's marks in boot order (web/timeback.js, web/src/runtime.js); absent ones skipped.
+PHASES = (
+    "timeback:script-start",
+    "timeback-runtime:imported",
+    "timeback-runtime:snapshot-fetched",
+    "timeback-runtime:instantiated",
+    "timeback-runtime:side-modules",
+    "timeback-runtime:restored",
+    "timeback-runtime:snapshot",
+    "timeback-runtime:packages",
+    "timeback:ready",
+)
+
+# Installed in every page before its own scripts: long tasks and click delays until ready.
+PROBE = """
+window.__bench = {longTasks: [], clickDelays: [], ready: null};
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (__bench.ready === null) __bench.longTasks.push(entry.duration);
+  }
+}).observe({type: "longtask", buffered: true});
+addEventListener("click", (event) => {
+  if (__bench.ready === null) __bench.clickDelays.push(performance.now() - event.timeStamp);
+}, true);
+"""
+READY = f"""performance.mark("{READY_MARK}"); __bench.ready = performance.now();"""
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>{title}</title>{head}</head>
+<body><h1>{title}</h1><button id="answer" style="width:400px;height:200px">Answer</button>
+{body}</body></html>
+"""
 
 
-def measure(page: Page, url: str) -> tuple[dict[str, float], int]:
-    transferred = 0
+def pages(runtime_dir: str) -> dict[str, str]:
+    return {
+        "embed": PAGE.format(
+            title="embed",
+            head='<script src="/timeback/timeback.js" data-base="/api/timeback"></script>',
+            body=f"<script>timeback.ready.then(() => {{ {READY} }});</script>",
+        ),
+        "runtime": PAGE.format(
+            title="bare runtime",
+            head="",
+            body=(
+                '<script type="module">\n'
+                f'const url = new URL("/timeback/{runtime_dir}", location.href).href;\n'
+                'const { loadPyodide } = await import(url + "pyodide.mjs");\n'
+                f"await loadPyodide({{ indexURL: url }});\n{READY}\n</script>"
+            ),
+        ),
+        "timeme": PAGE.format(
+            title="TimeMe.js",
+            head='<script src="/timeme/timeme.js"></script>',
+            body=(
+                '<script>TimeMe.initialize({currentPageName: "lesson", '
+                f"idleTimeoutInSeconds: 30}}); {READY}</script>"
+            ),
+        ),
+    }
 
-    def count(response: object) -> None:
-        nonlocal transferred
-        sizes = response.request.sizes()  # type: ignore[attr-defined]
-        transferred += max(0, int(sizes["responseBodySize"]))  # -1: served from cache
 
-    page.on("response", count)
-    page.goto(url)
-    error = wait_ready(page)
-    if error is not None:
-        raise SystemExit(f"boot failed: {error}")
-    return marks(page), transferred
+def site(bundle: Path, timeme: Path, runtime_dir: str) -> Starlette:
+    texts = pages(runtime_dir)
+
+    async def page(request: Any) -> Response:
+        name = request.path_params["name"]
+        if name not in texts:
+            return Response(status_code=404)
+        return HTMLResponse(texts[name], headers={"cache-control": "no-cache"})
+
+    return Starlette(
+        routes=[
+            Route("/{name}.html", page),
+            Mount("/timeback", BundleFiles(directory=bundle)),
+            Mount("/timeme", BundleFiles(directory=timeme)),
+        ]
+    )
 
 
-def report(label: str, runs: list[tuple[dict[str, float], int]]) -> None:
-    print(f"{label} ({len(runs)} runs)")
-    for name in MARKS:
-        values = [found[name] for found, _ in runs]
-        print(
-            f"  {name.removeprefix('timeback:'):16} median {statistics.median(values):6.0f} ms"
-            f"   range {min(values):5.0f}-{max(values):5.0f} ms"
+@dataclass
+class Load:
+    ready_ms: float
+    wire_bytes: int
+    long_tasks: list[float]
+    click_delays: list[float]
+    resources: dict[str, int] = field(default_factory=dict)  # path -> transfer bytes
+    marks: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def blocking_ms(self) -> float:
+        return sum(max(0.0, task - LONG_TASK_MS) for task in self.long_tasks)
+
+
+def measure(page: Page, url: str) -> Load:
+    page.goto(url, wait_until="commit")
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while page.evaluate("window.__bench ? __bench.ready : null") is None:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url}: not ready after {READY_TIMEOUT_S} s")
+        page.mouse.click(200, 200)  # on the button; its answer waits for the main thread
+        time.sleep(CLICK_EVERY_S)
+    found = page.evaluate(
+        """() => {
+            const entries = [...performance.getEntriesByType("navigation"),
+                             ...performance.getEntriesByType("resource")];
+            return {
+                bench: __bench,
+                resources: entries.map((e) => [new URL(e.name).pathname, e.transferSize]),
+                marks: performance.getEntriesByType("mark").map((m) => [m.name, m.startTime]),
+            };
+        }"""
+    )
+    resources: dict[str, int] = {}
+    for path, size in found["resources"]:
+        resources[path] = resources.get(path, 0) + int(size)
+    return Load(
+        ready_ms=found["bench"]["ready"],
+        wire_bytes=sum(resources.values()),
+        long_tasks=found["bench"]["longTasks"],
+        click_delays=found["bench"]["clickDelays"],
+        resources=resources,
+        marks=dict(found["marks"]),
+    )
+
+
+def run(loads: int) -> dict[tuple[str, str], list[Load]]:
+    config = load()
+    bundle = ROOT / "dist/timeback"
+    folders = sorted(bundle.glob("r-*/"))
+    if len(folders) != 1:
+        raise SystemExit("expected one dist/timeback/r-*/ folder: run tracker build")
+    timeme = extract(
+        TIMEME, ROOT / ".cache/timeback/npm", lambda name: name == "timeme.js", label="TimeMe.js"
+    )
+    server = ServerThread(site(bundle, timeme, folders[0].name + "/"))
+    server.start()
+    cases = ("embed", "runtime", "timeme")
+    results: dict[tuple[str, str], list[Load]] = {}
+    try:
+        with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profiles:
+            browser = config.launch(playwright)
+            warm: dict[str, BrowserContext] = {}
+            for case in cases:
+                warm[case] = config.launch_persistent(playwright, Path(profiles) / case)
+                warm[case].add_init_script(PROBE)
+                first = warm[case].new_page()
+                measure(first, f"{server.url}/{case}.html")  # the first visit fills the cache
+                first.close()
+            for round_ in range(loads):
+                for case in cases:
+                    url = f"{server.url}/{case}.html"
+                    context = config.new_context(browser)
+                    context.add_init_script(PROBE)
+                    results.setdefault((case, "cold"), []).append(measure(context.new_page(), url))
+                    context.close()
+                    page = warm[case].new_page()
+                    results.setdefault((case, "warm"), []).append(measure(page, url))
+                    page.close()
+                print(f"round {round_ + 1}/{loads} done", file=sys.stderr)
+            for context in warm.values():
+                context.close()
+            browser.close()
+    finally:
+        server.stop()
+    return results
+
+
+def median_range(values: list[float], scale: float = 1.0, digits: int = 0) -> str:
+    if not values:
+        return "–"
+    fmt: Callable[[float], str] = lambda v: f"{v / scale:.{digits}f}"  # noqa: E731
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def table(results: dict[tuple[str, str], list[Load]]) -> str:
+    lines = [
+        "| case | visit | nav → ready, ms: median (range) | wire, MB | long tasks (median count)"
+        " | longest task, ms | total blocking, ms | click → answer, ms: median / max |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (case, visit), runs in results.items():
+        delays = [d for run in runs for d in run.click_delays]
+        lines.append(
+            f"| {case} | {visit} | {median_range([r.ready_ms for r in runs])} "
+            f"| {statistics.median(r.wire_bytes for r in runs) / 1e6:.2f} "
+            f"| {statistics.median(len(r.long_tasks) for r in runs):.0f} "
+            f"| {max((max(r.long_tasks, default=0) for r in runs), default=0):.0f} "
+            f"| {statistics.median(r.blocking_ms for r in runs):.0f} "
+            f"| {statistics.median(delays) if delays else 0:.0f} / "
+            f"{max(delays, default=0):.0f} |"
         )
-    size = statistics.median(b for _, b in runs)
-    print(f"  bytes over the wire (median): {size / 1e6:.1f} MB")
+    return "\n".join(lines)
+
+
+def where_it_goes(results: dict[tuple[str, str], list[Load]]) -> str:
+    cold = results[("embed", "cold")]
+    sizes: dict[str, list[int]] = {}
+    for run in cold:
+        for path, size in run.resources.items():
+            sizes.setdefault(path.rsplit("/", 1)[-1] or path, []).append(size)
+    biggest = sorted(((statistics.median(v), k) for k, v in sizes.items()), reverse=True)[:6]
+    bytes_text = ", ".join(f"{name} {size / 1e6:.2f} MB" for size, name in biggest)
+    phases = []
+    for name in PHASES:
+        values = [run.marks[name] for run in cold if name in run.marks]
+        if values:
+            phases.append(f"{name} {statistics.median(values):.0f} ms")
+    return (
+        "Where the embed's cold load goes (medians). Time, as performance marks since "
+        f"navigation: {'; '.join(phases)}. From the runtime's import to the snapshot mark "
+        "the snapshot downloads (compressed), the wasm compiles off the main thread, the "
+        "runtime instantiates and the memory is copied in; the rest is the bridge's "
+        f"install and the page's own work. Bytes, the largest transfers: {bytes_text}."
+    )
+
+
+def write_report(results: dict[tuple[str, str], list[Load]], loads: int, out: Path) -> str:
+    loadavg = Path("/proc/loadavg").read_text().split()[:3]
+    text = (
+        "# Boot benchmark\n\n"
+        "Made by `benchmarks/boot.py` (see its docstring for what each column means): "
+        f"{loads} loads per case and visit, interleaved in one run, served by `tracker serve`'s "
+        "static handler (brotli, immutable versioned folder) on 127.0.0.1, Chromium headless "
+        f"with the launch settings of `playwright.config.py`. Machine load (1/5/15 min) at "
+        f"the end of the run: {' / '.join(loadavg)}; the numbers move with it.\n\n"
+        f"{table(results)}\n\n{where_it_goes(results)}\n"
+    )
+    out.write_text(text)
+    return text
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    config = load()
-    recorder = Recorder()
-    server = ServerThread(
-        Site(ROOT / "dist/timeback", ROOT / "tests/e2e/pages", recorder, TEST_CONFIG)
-    )
-    server.start()
-    url = f"{server.url}/embed.html"
-    try:
-        with sync_playwright() as playwright:
-            browser = config.launch(playwright)
-            cold = []
-            for _ in range(count):
-                context = config.new_context(browser)
-                cold.append(measure(context.new_page(), url))
-                context.close()
-            browser.close()
-            with tempfile.TemporaryDirectory() as profile:
-                context = config.launch_persistent(playwright, profile)
-                measure(context.new_page(), url)  # fills the cache
-                warm = []
-                for _ in range(count):
-                    page = context.new_page()
-                    warm.append(measure(page, url))
-                    page.close()
-                context.close()
-    finally:
-        server.stop()
-    report("cold: fresh context", cold)
-    report("warm: persistent profile", warm)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--loads", type=int, default=7, help="loads per case and visit")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs/benchmarks.md")
+    args = parser.parse_args()
+    if args.loads < 1:
+        parser.error("--loads must be at least 1")
+    print(write_report(run(args.loads), args.loads, args.out))
 
 
 if __name__ == "__main__":

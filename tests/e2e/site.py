@@ -5,7 +5,9 @@
 /timeback.config.json      the test courses
 /variants/ok/...           the bundle again under another prefix (URLs must be relative)
 /variants/no-runtime/...   only timeback.js: the runtime is missing (a boot failure)
-/variants/bad-lock/...     the bundle with a lock whose tracker sha256 is wrong
+/variants/bad-lock/...     the bundle with a lock whose tracker sha256 is wrong (and no
+                           memory snapshot, so that the lock is what the boot uses)
+/variants/bad-snapshot/... the bundle with a corrupt memory snapshot (bytes flipped)
 /variants/slow/...         the bundle, with pyodide.mjs held back SLOW_BOOT_S: a boot that is
                            slow for sure, while the page's main thread stays free
 /...                       tests/e2e/pages
@@ -123,11 +125,17 @@ class Site:
             return Response(status_code=404)
         if variant == "no-runtime" and path != "timeback.js":
             return Response(status_code=404)
+        if variant == "bad-lock" and os.path.basename(path) == "snapshot.json":
+            return Response(status_code=404)
+        if variant == "bad-snapshot" and os.path.basename(path) == "snapshot.bin":
+            data = bytearray(file.read_bytes())
+            data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # a torn download
+            return _typed(Response(bytes(data)), path)
         if variant == "bad-lock" and os.path.basename(path) == "pyodide-lock.json":
             lock = json.loads(file.read_text())
             lock["packages"]["lesson-time-tracker"]["sha256"] = "0" * 64
             return _typed(Response(json.dumps(lock)), path)
-        if variant not in ("ok", "no-runtime", "bad-lock", "slow"):
+        if variant not in ("ok", "no-runtime", "bad-lock", "bad-snapshot", "slow"):
             return Response(status_code=404)
         if variant == "slow" and os.path.basename(path) == "pyodide.mjs":
             await asyncio.sleep(SLOW_BOOT_S)

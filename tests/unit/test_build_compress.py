@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
+import random
+import zipfile
 from pathlib import Path
 
 import brotli
@@ -16,13 +19,23 @@ from tracker.build.output import BundleOutput
 
 WASM = b"\0asm\1\0\0\0" + bytes(range(256)) * 64  # 16 KB, compressible
 SCRIPT = b"export const answer = 42;\n" * 200
+# A zip whose members are already compressed: here, bytes no compressor can shrink.
+DEFLATED_WHEEL = b"PK" + random.Random(8).randbytes(4096)
+
+
+def stored_zip() -> bytes:
+    """A stored (uncompressed) zip of bytecode-like text, as the build repacks wheels."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("pkg/module.pyc", SCRIPT * 4)
+    return buffer.getvalue()
 
 
 def bundle(root: Path) -> BundleOutput:
     output = BundleOutput(root)
     output.write("r-0123456789abcdef/pyodide.asm.wasm", WASM)
     output.write("r-0123456789abcdef/pyodide.mjs", SCRIPT)
-    output.write("r-0123456789abcdef/w-1-py3-none-any.whl", b"PK" + bytes(4096))
+    output.write("r-0123456789abcdef/w-1-py3-none-any.whl", DEFLATED_WHEEL)
     output.write("tiny.json", b"{}")
     return output
 
@@ -35,16 +48,27 @@ def test_siblings_decompress_to_the_same_bytes(tmp_path: Path) -> None:
         assert brotli.decompress((folder / f"{name}.br").read_bytes()) == data
         assert gzip.decompress((folder / f"{name}.gz").read_bytes()) == data
         assert f"r-0123456789abcdef/{name}.br" in output.files  # listed: cleaned up later
-    # Zip archives are deflated already; tiny files are not worth it.
+    # A zip deflated already gains nothing; tiny files are not worth it.
     assert not list(folder.glob("*.whl.*"))
     assert not (tmp_path / "out" / "tiny.json.br").exists()
+
+
+def test_a_stored_zip_gets_siblings(tmp_path: Path) -> None:
+    # The precompiled wheels and the embed's stdlib are stored zips: brotli does the work.
+    output = BundleOutput(tmp_path / "out")
+    data = stored_zip()
+    output.write("r-0123456789abcdef/python_stdlib_slim.zip", data)
+    assert add_siblings(output, set(output.files), tmp_path / "cache") == 1
+    packed = (tmp_path / "out/r-0123456789abcdef/python_stdlib_slim.zip.br").read_bytes()
+    assert brotli.decompress(packed) == data and len(packed) < len(data) / 4
 
 
 def test_siblings_are_deterministic_and_cached(tmp_path: Path) -> None:
     first = bundle(tmp_path / "a")
     add_siblings(first, set(first.files), tmp_path / "cache")
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
-    assert len(cached) == 4  # .br and .gz of the wasm and the script, by sha256
+    # .br and .gz of the wasm, the script and the wheel (tried, too small a gain to ship)
+    assert len(cached) == 6
     second = bundle(tmp_path / "b")
     add_siblings(second, set(second.files), tmp_path / "other-cache")
     for name in ("pyodide.asm.wasm.br", "pyodide.mjs.gz"):

@@ -8,7 +8,11 @@ any prefix):
     r-<hash>/               named after the content hash of what it holds, so it can be
                             cached as immutable (docs/server.md):
       pyodide.mjs ...         the Pyodide runtime (npm package pyodide)
+      python_stdlib_slim.zip  the embed's stdlib: only what a session imports, as bytecode
       pyodide-lock.json       our lock: exactly the wheels below, with sha256
+      snapshot.bin            memory snapshot after `import tracker.browser.bridge`, and
+      _pydantic_core...so     the library it needs at preRun; snapshot.json: their
+                              integrity (tracker/build/snapshot.py)
       *.whl                   pydantic & co. for Pyodide's platform, and the tracker itself
     pyscript/               PyScript's dist folder (npm package @pyscript/core)
     pyscript.json           PyScript config: the local runtime and wheels, relative to it
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +41,11 @@ from .lockfile import LockEntry, canonical_name, pyodide_lock, pyscript_config, 
 from .npm import extract
 from .output import BundleOutput
 from .progress import say
+from .snapshot import MANIFEST_FILE as SNAPSHOT_MANIFEST
+from .snapshot import SNAPSHOT_FILE, make_snapshot
+from .snapshot import manifest as snapshot_manifest_of
+from .snapshot import to_json as snapshot_json
+from .stdlib import SLIM_STDLIB, slim_stdlib
 from .tracker_wheel import BuiltWheel, build_wheel
 from .wheels import fetch_wheels
 
@@ -44,8 +54,11 @@ PYSCRIPT_LOADER = "timeback-pyscript.mjs"
 LOCK_FILE = "pyodide-lock.json"
 PYSCRIPT_DIR = "pyscript"
 PYSCRIPT_CONFIG = "pyscript.json"
-# The one line of timeback.js (web/src/location.js) that tracker build rewrites to name the versioned folder.
+# The one line of timeback.js (web/src/location.js) that tracker build rewrites to name the
+# versioned folder.
 RUNTIME_DIR_LINE = 'const RUNTIME_DIR = "";'
+# The wheel whose dynamic library the memory snapshot loads at preRun (snapshot.py).
+SIDE_MODULE_WHEEL = next(pin.file_name for pin in pins.WHEELS if pin.name == "pydantic_core")
 
 
 def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
@@ -92,16 +105,6 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     wheels = precompile(downloaded, runtime, pins.PYODIDE.version, downloads / "compiled")
     tracker = build_wheel(package_dir, pyproject)
     say(f"tracker wheel: {tracker.file_name}")
-    sources = {name: runtime / name for name in pins.PYODIDE_RUNTIME_FILES}
-    sources.update({pin.file_name: wheels[pin.name] for pin in pins.WHEELS})
-    folder = runtime_folder(
-        {name: sha256_of(path) for name, path in sources.items()}
-        | {tracker.file_name: tracker.sha256}
-    )
-    for name, path in sources.items():
-        output.copy(folder + name, path)
-    output.write(folder + tracker.file_name, tracker.data)
-
     # The pins check what was downloaded; the lock checks what the browser gets.
     entries = [
         LockEntry(
@@ -115,7 +118,35 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         for pin in pins.WHEELS
     ]
     entries.append(_tracker_entry(tracker))
-    output.write(folder + LOCK_FILE, to_json(pyodide_lock(lock_info, entries)))
+    lock = to_json(pyodide_lock(lock_info, entries))
+    sources = {name: runtime / name for name in pins.PYODIDE_RUNTIME_FILES}
+    sources.update({pin.file_name: wheels[pin.name] for pin in pins.WHEELS})
+    with tempfile.TemporaryDirectory() as tmp:
+        tracker_path = Path(tmp) / tracker.file_name
+        tracker_path.write_bytes(tracker.data)
+        all_wheels = {name: path for name, path in sources.items() if name.endswith(".whl")} | {
+            tracker.file_name: tracker_path
+        }
+        sources[SLIM_STDLIB] = slim_stdlib(runtime, lock, all_wheels, downloads / "stdlib")
+        snapshot = make_snapshot(
+            runtime,
+            sources[SLIM_STDLIB],
+            all_wheels,
+            SIDE_MODULE_WHEEL,
+            downloads / "snapshot",
+        )
+    sources[SNAPSHOT_FILE] = snapshot.snapshot
+    sources[snapshot.side_module_file] = snapshot.side_module
+    snapshot_manifest = snapshot_json(snapshot_manifest_of(snapshot))
+    folder = runtime_folder(
+        {name: sha256_of(path) for name, path in sources.items()}
+        | {tracker.file_name: tracker.sha256}
+    )
+    output.write(folder + SNAPSHOT_MANIFEST, snapshot_manifest)
+    for name, path in sources.items():
+        output.copy(folder + name, path)
+    output.write(folder + tracker.file_name, tracker.data)
+    output.write(folder + LOCK_FILE, lock)
     output.write(
         PYSCRIPT_CONFIG, to_json(pyscript_config(pins.PYODIDE_RUNTIME_FILES[0], entries, folder))
     )

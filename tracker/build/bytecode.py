@@ -20,6 +20,8 @@ from .files import sha256_of
 from .progress import say
 
 SCRIPT = Path(__file__).with_name("compile_wheels.mjs")
+# Part of the cache key: bump it when compile_wheels.mjs writes other bytes.
+FORMAT = "stored-1"
 
 
 def precompile(
@@ -29,7 +31,7 @@ def precompile(
     compiled: dict[str, Path] = {}
     todo: dict[str, Path] = {}
     for name, wheel in wheels.items():
-        target = cache / f"{runtime_version}-{sha256_of(wheel)[:16]}" / wheel.name
+        target = cache / f"{runtime_version}-{FORMAT}-{sha256_of(wheel)[:16]}" / wheel.name
         compiled[name] = target
         if not target.is_file():
             todo[name] = wheel

@@ -6,7 +6,9 @@
 // The .py files stay (tracebacks keep their source lines); each gets an unchecked-hash
 // __pycache__/*.pyc (PEP 552), which the import system uses without looking at the source's
 // mtime: wheels are immutable, and unpacked files get arbitrary mtimes. Entries are written
-// in sorted order with a fixed timestamp, so the same input gives the same bytes.
+// in sorted order with a fixed timestamp, so the same input gives the same bytes. They are
+// stored, not deflated: the server sends the wheel brotli-compressed, which is 25-30 %
+// smaller on the wire than the zip's own deflate (pydantic: 0.96 MB against 1.43 MB).
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 
@@ -31,10 +33,9 @@ def recompile(name):
         for folder, _, names in os.walk(work)
         for file in names
     )
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as wheel:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as wheel:
         for path in files:
             info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             with open(os.path.join(work, path), "rb") as handle:
                 wheel.writestr(info, handle.read())

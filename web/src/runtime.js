@@ -1,21 +1,177 @@
 // The loader: Pyodide from the versioned folder, with the tracker's wheels.
 //
-// Contract (the embed depends on nothing else): resolves with the Pyodide API once the
-// runtime runs and the wheel "lesson-time-tracker" is installed; rejects with an Error
-// naming what failed. `onPhase(name)` may be called as the loader passes its own phases
-// (for performance marks); the embed marks runtime-loaded itself when this resolves.
+// Contract (the embed depends on nothing else): `loadRuntime(runtimeUrl, {onPhase})`
+// resolves with the Pyodide API once the runtime runs and `tracker` (hence
+// tracker.browser.bridge) is importable; it rejects with an Error naming what failed.
+// `onPhase(name)` is called as the loader passes its own phases ("imported", "snapshot"
+// or "packages") for performance marks; the embed marks runtime-loaded itself.
+//
+// Two ways up, the first preferred:
+// - restore the build's memory snapshot (tracker/build/snapshot.py): Python already ran
+//   `import tracker.browser.bridge`, so nothing is compiled or imported here;
+// - the normal boot: start CPython, install the wheels of the lock, import on demand.
+// The snapshot is used only when snapshot.json lists it, its bytes match their integrity
+// and the restore succeeds; otherwise one console.warn says why and the normal boot runs.
+//
+// A classic-script piece: it declares functions for the file that includes it (tracker
+// build concatenates web/src/ into one function scope) and touches no global.
+
+// The embed's own standard library (tracker/build/stdlib.py): only the modules a session
+// imports, as bytecode. Pyodide's full python_stdlib.zip stays next to it for PyScript.
+const SLIM_STDLIB = "python_stdlib_slim.zip";
+const TRACKER_DISTRIBUTION = "lesson-time-tracker"; // the distribution name (pyproject.toml)
+const SNAPSHOT_MANIFEST = "snapshot.json";
+const SNAPSHOT_FORMAT = 2; // of snapshot.json (tracker/build/snapshot.py FORMAT)
 
 async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
+  // Started first: the snapshot downloads while pyodide.mjs loads.
+  const snapshot = fetchSnapshot(runtimeUrl).then((parts) => {
+    onPhase("snapshot-fetched");
+    return parts;
+  });
+  snapshot.catch(() => {}); // looked at below; never an unhandled rejection
   const { loadPyodide } = await import(`${runtimeUrl}pyodide.mjs`);
+  const createModule = (await import(`${runtimeUrl}pyodide.asm.mjs`)).default;
   onPhase("imported");
+  try {
+    // Started before the snapshot has arrived: Pyodide fetches its wasm and the lock
+    // meanwhile, and awaits the snapshot itself before it instantiates the runtime.
+    const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, snapshot, onPhase);
+    onPhase("snapshot");
+    return pyodide;
+  } catch (error) {
+    warnNoSnapshot(error);
+  }
+  const pyodide = await bootFromWheels(loadPyodide, runtimeUrl);
+  onPhase("packages");
+  return pyodide;
+}
+
+function warnNoSnapshot(error) {
+  console.warn(
+    `timeback: the memory snapshot cannot be used (${error?.message}); ` +
+      "booting without it (slower)",
+  );
+}
+
+// A task boundary: the page's own input and rendering run between two boot phases.
+function yieldToPage() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+// The snapshot's bytes and its side modules compiled, each checked against the manifest.
+async function fetchSnapshot(runtimeUrl) {
+  const response = await fetch(`${runtimeUrl}${SNAPSHOT_MANIFEST}`);
+  if (!response.ok) throw new Error(`${SNAPSHOT_MANIFEST}: HTTP ${response.status}`);
+  const manifest = await response.json();
+  if (manifest.format !== SNAPSHOT_FORMAT) {
+    throw new Error(`${SNAPSHOT_MANIFEST}: format ${manifest.format}, not ${SNAPSHOT_FORMAT}`);
+  }
+  const fetchChecked = async ({ file, integrity }) => {
+    const answer = await fetch(`${runtimeUrl}${file}`);
+    if (!answer.ok) throw new Error(`${file}: HTTP ${answer.status}`);
+    const bytes = await answer.arrayBuffer();
+    await checkIntegrity(file, bytes, integrity);
+    return bytes;
+  };
+  // Compiled asynchronously, i.e. off the main thread, while the rest downloads.
+  const sideModules = manifest.sideModules.map(async (side) => ({
+    path: side.path,
+    module: await WebAssembly.compile(await fetchChecked(side)),
+  }));
+  const [bytes, ...modules] = await Promise.all([fetchChecked(manifest.snapshot), ...sideModules]);
+  return { snapshot: new Uint8Array(bytes), sideModules: modules, layout: manifest.layout };
+}
+
+// Subresource Integrity's format ("sha256-<base64>"), checked with WebCrypto rather than
+// fetch's own `integrity` option: Chromium hashes an SRI response on the main thread (a
+// 270 ms task for the 38 MB snapshot), crypto.subtle.digest off it.
+async function checkIntegrity(file, bytes, integrity) {
+  const [algorithm, expected] = String(integrity).split(/-(.*)/s);
+  if (algorithm !== "sha256" || !expected) {
+    throw new Error(`${file}: unsupported integrity ${integrity}`);
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const actual = btoa(String.fromCharCode(...digest));
+  if (actual !== expected) {
+    throw new Error(`${file}: integrity check failed (sha256 ${actual}, expected ${expected})`);
+  }
+}
+
+// The snapshot's side modules (pydantic-core) must be where they were when it was made:
+// loaded at preRun, before CPython starts and before malloc runs, in the order of the
+// manifest, exactly as tracker/build/make_snapshot.mjs loads them, with their table
+// slots from the manifest's tableBase (runtimes add different slots of their own first).
+async function loadSideModule(Module, path, module) {
+  const dso = Module.newDSO(path, undefined, "loading");
+  dso.refcount = Infinity;
+  dso.global = true;
+  const flags = { loadAsync: true, global: true, nodelete: true, allowUndefined: true };
+  const exports = await Module.loadWebAssemblyModule(module, flags, path, {});
+  Module.mergeLibSymbols(exports, path);
+  dso.exports = exports;
+}
+
+async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, onPhase) {
+  let parts = null;
+  const pyodide = await loadPyodide({
+    indexURL: runtimeUrl,
+    // The same zip as when the snapshot was made: zipimport's index of it is in memory.
+    stdLibURL: `${runtimeUrl}${SLIM_STDLIB}`,
+    lockFileURL: `${runtimeUrl}pyodide-lock.json`,
+    _loadSnapshot: arriving.then((arrived) => {
+      parts = arrived;
+      return arrived.snapshot;
+    }),
+    createPyodideModule(settings) {
+      settings.preRun.push(async (Module) => {
+        onPhase("instantiated");
+        Module.addRunDependency("timeback-side-modules");
+        try {
+          // Emscripten runs instantiation, preRun, the runtime's init and Pyodide's restore
+          // back to back in one task unless a run dependency is pending: these two yields
+          // cut it in three (instantiate | side modules | init + restore).
+          await yieldToPage();
+          // The memory must hold the whole snapshot before it is copied in.
+          Module._emscripten_resize_heap(parts.snapshot.length);
+          const { tableBase, heapBase } = parts.layout;
+          const table = Module.wasmTable;
+          const heap = Module.HEAPU32[Module._emscripten_get_sbrk_ptr() >>> 2];
+          if (heap !== heapBase || table.length > tableBase) {
+            throw new Error(`runtime layout differs (heap ${heap}, table ${table.length})`);
+          }
+          table.grow(tableBase - table.length);
+          for (const side of parts.sideModules) {
+            await loadSideModule(Module, side.path, side.module);
+          }
+          onPhase("side-modules");
+          await yieldToPage();
+        } finally {
+          Module.removeRunDependency("timeback-side-modules");
+        }
+      });
+      return createModule(settings);
+    },
+  });
+  onPhase("restored");
+  await yieldToPage();
+  // The snapshot froze the build machine's interpreter: every visitor would otherwise
+  // draw the same "random" numbers. Reseeded from the browser's entropy; the import
+  // proves the tracker is there.
+  pyodide.runPython("import random, tracker.browser.bridge\nrandom.seed()");
+  return pyodide;
+}
+
+async function bootFromWheels(loadPyodide, runtimeUrl) {
   const log = [];
   const pyodide = await loadPyodide({
     indexURL: runtimeUrl,
+    stdLibURL: `${runtimeUrl}${SLIM_STDLIB}`,
     // Must be absolute: a relative lockFileURL fails with "Invalid base URL" and
     // loadPyodide still resolves, the failure showing only later as ModuleNotFoundError.
     lockFileURL: `${runtimeUrl}pyodide-lock.json`,
     // Listed here, the wheels download while the runtime boots.
-    packages: ["lesson-time-tracker"], // the distribution name (pyproject.toml)
+    packages: [TRACKER_DISTRIBUTION],
     stdout: (line) => log.push(line), // "Loading ...", "Loaded ..." would litter the console
     stderr: (line) => {
       log.push(line);
@@ -26,7 +182,7 @@ async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   pyodide.setStderr();
   // loadPyodide does not throw when a package fails to load (bad integrity, 404): it logs.
   const failed = log.filter((line) => /Failed to load|error occurred while loading/.test(line));
-  if (failed.length || !("lesson-time-tracker" in pyodide.loadedPackages)) {
+  if (failed.length || !(TRACKER_DISTRIBUTION in pyodide.loadedPackages)) {
     const details = failed.length ? log.join("\n") : "tracker is not in the lock";
     throw new Error(`could not load the Python packages:\n${details}`);
   }

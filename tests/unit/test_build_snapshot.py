@@ -1,0 +1,51 @@
+"""``tracker build``'s snapshot manifest, stdlib cache key and embed assembly (no Node)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tracker.build import BuildError
+from tracker.build.snapshot import FORMAT, Snapshot, integrity, make_snapshot, manifest
+
+
+def test_integrity_is_subresource_integrity_of_the_bytes(tmp_path: Path) -> None:
+    file = tmp_path / "snapshot.bin"
+    file.write_bytes(b"memory")
+    digest = base64.b64encode(hashlib.sha256(b"memory").digest()).decode()
+    assert integrity(file) == f"sha256-{digest}"
+
+
+def test_the_manifest_names_each_file_with_its_integrity_and_the_layout(tmp_path: Path) -> None:
+    (tmp_path / "snapshot.bin").write_bytes(b"heap")
+    (tmp_path / "lib.so").write_bytes(b"\0asm")
+    (tmp_path / "layout.json").write_text(json.dumps({"tableBase": 15360, "heapBase": 8}))
+    snapshot = Snapshot(
+        tmp_path / "snapshot.bin",
+        tmp_path / "lib.so",
+        "lib.so",
+        "/lib/python3.14/site-packages/pkg/lib.so",
+        tmp_path / "layout.json",
+    )
+    document = manifest(snapshot)
+    assert document["format"] == FORMAT
+    assert document["snapshot"] == {
+        "file": "snapshot.bin",
+        "integrity": integrity(tmp_path / "snapshot.bin"),
+    }
+    assert document["layout"] == {"tableBase": 15360, "heapBase": 8}
+    (side,) = document["sideModules"]
+    assert side["path"].endswith("pkg/lib.so") and side["integrity"].startswith("sha256-")
+
+
+def test_a_side_module_wheel_must_hold_exactly_one_library(tmp_path: Path) -> None:
+    wheel = tmp_path / "w-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("pkg/__init__.py", "")
+    with pytest.raises(BuildError, match=r"expected one \.so"):
+        make_snapshot(tmp_path, tmp_path / "stdlib.zip", {wheel.name: wheel}, wheel.name, tmp_path)

@@ -1,0 +1,123 @@
+"""The memory snapshot the embed restores instead of booting Python (issue 8).
+
+Made at build time by ``make_snapshot.mjs`` under Node with the bundle's own runtime,
+stdlib and wheels, so it is rebuilt whenever any of them (the tracker's wheel included)
+changes: its cache key is all of their sha256s. The browser checks both files it needs
+against ``snapshot.json`` (Subresource Integrity) and falls back to a normal boot when
+either is missing, altered, or the restore fails (web/src/runtime.js).
+
+It relies on underscore APIs of Pyodide 314 (``_makeSnapshot``, ``_loadSnapshot``):
+Pyodide's pin in pins.py is exact, and a snapshot of another runtime build is refused by
+Pyodide itself (build id check), so the fallback then applies.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BuildError
+from .files import sha256_of, write_atomic
+from .progress import say
+
+SCRIPT = Path(__file__).with_name("make_snapshot.mjs")
+SNAPSHOT_FILE = "snapshot.bin"
+MANIFEST_FILE = "snapshot.json"
+SITE_PACKAGES = "/lib/python3.14/site-packages/"
+FORMAT = 2  # of snapshot.json; web/src/runtime.js refuses another
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot: Path
+    side_module: Path  # pydantic-core's .so, loaded at preRun before the restore
+    side_module_file: str  # its name in the runtime folder
+    side_module_path: str  # where Pyodide would have put it (its name for dlopen)
+    layout: Path  # JSON: the table slot and heap address the side module was loaded at
+
+
+def integrity(path: Path) -> str:
+    """A Subresource Integrity value: ``fetch(url, {integrity})`` refuses other bytes."""
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    return "sha256-" + base64.b64encode(digest).decode()
+
+
+def make_snapshot(
+    runtime: Path, stdlib: Path, wheels: Mapping[str, Path], side_module_wheel: str, cache: Path
+) -> Snapshot:
+    """The snapshot after ``import tracker.browser.bridge``; wheels are file name -> path."""
+    with zipfile.ZipFile(wheels[side_module_wheel]) as archive:
+        libraries = [name for name in archive.namelist() if name.endswith(".so")]
+        if len(libraries) != 1:
+            raise BuildError(f"{side_module_wheel}: expected one .so, found {libraries}")
+        library = libraries[0]
+        library_data = archive.read(library)
+    key = hashlib.sha256(f"{FORMAT}\n{sha256_of(SCRIPT)}\n{sha256_of(stdlib)}\n".encode())
+    for name in ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm"):
+        key.update(f"{name} {sha256_of(runtime / name)}\n".encode())
+    for name in sorted(wheels):
+        key.update(f"{name} {sha256_of(wheels[name])}\n".encode())
+    folder = cache / key.hexdigest()[:24]
+    side_file = library.rsplit("/", 1)[-1]
+    result = Snapshot(
+        folder / SNAPSHOT_FILE,
+        folder / side_file,
+        side_file,
+        SITE_PACKAGES + library,
+        folder / "layout.json",
+    )
+    if result.snapshot.is_file() and result.side_module.is_file() and result.layout.is_file():
+        return result
+    node = shutil.which("node")
+    if node is None:
+        raise BuildError("node is needed to make the memory snapshot (apt install nodejs)")
+    say("making the memory snapshot (Node)")
+    with tempfile.TemporaryDirectory() as tmp:
+        side = Path(tmp) / side_file
+        side.write_bytes(library_data)
+        out = Path(tmp) / SNAPSHOT_FILE
+        command = [node, str(SCRIPT), str(runtime), str(stdlib), str(side)]
+        command += [result.side_module_path, str(out), *map(str, wheels.values())]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not out.is_file():
+            raise BuildError(f"making the memory snapshot failed:\n{done.stderr.strip()[-2000:]}")
+        try:
+            layout = json.loads(done.stdout.strip().splitlines()[-1])
+            int(layout["tableBase"]), int(layout["heapBase"])
+        except (ValueError, LookupError, TypeError) as error:
+            raise BuildError(f"make_snapshot.mjs printed no layout: {done.stdout!r}") from error
+        write_atomic(result.layout, json.dumps(layout).encode())
+        write_atomic(result.side_module, library_data)
+        write_atomic(result.snapshot, out.read_bytes())
+    return result
+
+
+def manifest(snapshot: Snapshot) -> dict[str, Any]:
+    """``snapshot.json``: what runtime.js fetches, each with its integrity."""
+    return {
+        "format": FORMAT,
+        "snapshot": {"file": SNAPSHOT_FILE, "integrity": integrity(snapshot.snapshot)},
+        # Where the side modules go: the restore pads the table to tableBase and refuses
+        # a runtime whose heap does not start at heapBase (make_snapshot.mjs).
+        "layout": json.loads(snapshot.layout.read_text()),
+        "sideModules": [
+            {
+                "file": snapshot.side_module_file,
+                "path": snapshot.side_module_path,
+                "integrity": integrity(snapshot.side_module),
+            }
+        ],
+    }
+
+
+def to_json(document: Mapping[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
