@@ -15,7 +15,25 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .engine import Effect, PauseChanged, SendWindow, TimeEngine, Window
+from .engine import (
+    Close,
+    DiscardOpenWindow,
+    Effect,
+    End,
+    Event,
+    Flush,
+    PageHide,
+    PageShow,
+    Pause,
+    PauseChanged,
+    ProtocolError,
+    Resume,
+    SendWindow,
+    Tick,
+    TimeEngine,
+    VisibilityChanged,
+    Window,
+)
 from .errors import DeliveryError
 from .models import CompletionData, StartParams, TimeOptions
 from .outbox import window_key
@@ -119,12 +137,12 @@ class Activity:
     def pause(self, at: int | None = None) -> None:
         """Flush the open window, then stop heartbeats until ``resume()``; fires ``onPause``."""
         if self._engine and not self._ended:
-            self._apply(self._engine.pause(self._at(at)))
+            self._apply(self._engine.handle(Pause(self._at(at))))
 
     def resume(self, at: int | None = None) -> None:
         """Open a fresh window and restart heartbeats; fires ``onResume``."""
         if self._engine and not self._ended:
-            self._apply(self._engine.resume(self._at(at)))
+            self._apply(self._engine.handle(Resume(self._at(at))))
 
     # flushTimeSpent() and end() close the window when they are called, not when their
     # coroutine first runs: a call replayed after boot (B1) keeps its place among the
@@ -138,7 +156,7 @@ class Activity:
         """
         if self._engine is None or self._ended or self._engine.is_paused:
             return _resolved()
-        sent = self._apply(self._engine.flush(self._at(at)))
+        sent = self._apply(self._engine.handle(Flush(self._at(at))))
         return asyncio.ensure_future(self._wait_for(sent))
 
     def end(
@@ -160,9 +178,9 @@ class Activity:
         sent: list[asyncio.Future[bool]] = []
         if self._engine is not None:
             if completion is not None and completion.time is not None:
-                self._engine.discard_open_window(now)  # the override replaces tracked time
+                self._engine.handle(DiscardOpenWindow(now))  # the override replaces tracked time
             else:
-                sent = self._apply(self._engine.end(now))
+                sent = self._apply(self._engine.handle(End(now)))
         self._schedule()  # cancels the timer (the override path applies no effects)
         self._ending = asyncio.ensure_future(self._complete(completion, now, sent))
         return self._ending
@@ -170,16 +188,26 @@ class Activity:
     # -- flush from the page events (browser adapter calls these) ---------------------------
 
     def on_visibility(self, hidden: bool, at: int) -> None:
-        if self._engine and not self._ended:
-            self._apply(self._engine.visibility(hidden, at))
+        self._page_event(VisibilityChanged(hidden, at))
 
     def on_page_hide(self, at: int) -> None:
-        if self._engine and not self._ended:
-            self._apply(self._engine.page_hide(at))
+        self._page_event(PageHide(at))
 
     def on_page_show(self, at: int) -> None:
-        if self._engine and not self._ended:
-            self._apply(self._engine.page_show(at))
+        self._page_event(PageShow(at))
+
+    def _page_event(self, event: Event) -> None:
+        """The browser decides the order of page events; one the engine does not take now
+        (a ``pageshow`` with no ``pagehide`` before it) is logged, not raised into the page's
+        event handler. Calls of the page's own code go through ``handle`` and do raise."""
+        if self._engine is None or self._ended:
+            return
+        try:
+            effects = self._engine.handle(event)
+        except ProtocolError as exc:
+            log.warning("tracker: ignored a page event: %s", exc)
+            return
+        self._apply(effects)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -190,7 +218,7 @@ class Activity:
         engine = TimeEngine(options, self._started, hidden=hidden_at_start)
         self._engine = engine
         for at, hidden in history[1:]:
-            self._apply(engine.visibility(hidden, at), schedule=False)
+            self._apply(engine.handle(VisibilityChanged(hidden, at)), schedule=False)
         # H3: no visibility handler at all when visibilityAware is off.
         if options.visibility_aware:
             self._unsubscribe.append(page.on_visibility(self.on_visibility))
@@ -233,7 +261,7 @@ class Activity:
                 log.exception("tracker: removing a listener failed")
         self._unsubscribe.clear()
         if self._engine:
-            self._engine.close()
+            self._engine.handle(Close())
         self._tracker.activity_ended(self)
 
     def _completion(self, data: Mapping[str, Any] | CompletionData) -> CompletionData:
@@ -345,7 +373,7 @@ class Activity:
     def _on_timer(self) -> None:
         self._timer = None
         if self._engine and not self._ended and not self._closing:
-            self._apply(self._engine.tick(self._now()))
+            self._apply(self._engine.handle(Tick(self._now())))
 
     def _report_error(self, error: Exception, kind: str) -> None:
         if self._params.on_error is None:
