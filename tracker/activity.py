@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .delivery import window_key
 from .engine import (
     Close,
     DiscardOpenWindow,
@@ -36,7 +37,6 @@ from .engine import (
 )
 from .errors import DeliveryError
 from .models import CompletionData, StartParams, TimeOptions
-from .outbox import window_key
 from .ports import TimerHandle, Unsubscribe
 from .retry import RetryPolicy
 from .timefmt import datetime_from_epoch_ms, iso_from_epoch_ms
@@ -336,8 +336,10 @@ class Activity:
         key = window_key(iso_from_epoch_ms(origin + window.started), self._run_id)
         url = self._tracker.url(HEARTBEAT_PATH)
         outbox = self._tracker.outbox
+        ended_at = origin + window.ended
         if effect.beacon:
-            outbox.send_now(key, url, body)  # P1: synchronous, inside the pagehide task
+            # P1: synchronous, inside the pagehide task
+            outbox.send_now(key, url, body, ended_at=ended_at)
             return []
         on_flush = self._params.on_flush
         active = window.active_ms
@@ -346,6 +348,7 @@ class Activity:
                 key,
                 url,
                 body,
+                ended_at=ended_at,
                 policy=self._policy,
                 on_ack=(lambda: self._call(on_flush, active)) if on_flush else (lambda: None),
                 on_error=lambda exc: self._report_error(exc, "timeSpent"),

@@ -37,7 +37,7 @@ class Tracker:
         self.page = page
         self.base_url = base_url.rstrip("/")
         self.config = config
-        self.outbox = Outbox(transport, scheduler, storage)
+        self.outbox = Outbox(transport, scheduler, storage, clock, base_url=self.base_url)
         self._current: Activity | None = None
 
     @property
