@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from tracker.config import AppConfig
 from tracker.outbox import LASTING_DEDUPE_PREFIX
+from tracker.page_tracker import DEFAULT_BASE, Tracker
 from tracker.ports import Reply
-from tracker.runtime import DEFAULT_BASE, Tracker
 
 T = TypeVar("T")
 ORIGIN = 1_769_508_000_000  # 2026-01-27T10:00:00.000Z

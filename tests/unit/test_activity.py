@@ -534,6 +534,37 @@ async def test_end_with_completion_sends_the_exact_submit_body_after_the_last_wi
     )
 
 
+@pytest.mark.parametrize("process", [False, True])
+async def test_start_process_is_sent_in_the_submit_body(process: bool) -> None:
+    """Issue 9: start({process: false}) is accepted and sent as given."""
+    env = Env()
+    activity = env.tracker.start({**BASE_PARAMS, "process": process})
+    await activity.end({"xpEarned": 1})
+    assert env.server.completions[0]["process"] is process
+
+
+def test_start_process_must_be_a_boolean() -> None:
+    env = Env()
+    with pytest.raises(TrackerValidationError) as caught:
+        env.tracker.start({**BASE_PARAMS, "process": "no"})
+    assert caught.value.field == "process"
+
+
+async def test_the_bodies_sent_are_the_ones_the_server_validates() -> None:
+    """Wire bodies are built once, from the models the server reads them with."""
+    from tracker.wire import HeartbeatBody, SubmitBody
+
+    env = Env()
+    activity = env.tracker.start(BASE_PARAMS)
+    await env.advance(15_000)
+    await activity.end({"xpEarned": 2.5, "time": {"active": 1000}})
+    heartbeat, submit = env.server.requests
+    HeartbeatBody.model_validate_json(heartbeat.body)
+    assert SubmitBody.model_validate_json(submit.body).time is not None
+    assert submit.json["time"] == {"activeMs": 1000}
+    assert submit.json["metrics"] == {"xpEarned": 2.5}
+
+
 async def test_end_accepts_python_spelling() -> None:
     env = Env()
     activity = env.tracker.start(BASE_PARAMS)
