@@ -31,8 +31,8 @@ def mermaid(concern: str) -> str:
             name = event.__name__ + ("*" if event in INTERNAL_EVENTS else "")
             for target in targets:
                 edges.setdefault(str(target), []).append(name)
-        for target, names in edges.items():
-            lines.append(f"    {_node(str(state))} --> {_node(target)}: {', '.join(names)}")
+        for goal, names in edges.items():
+            lines.append(f"    {_node(str(state))} --> {_node(goal)}: {', '.join(names)}")
         if not row:
             lines.append(f"    {_node(str(state))} --> [*]")
     lines.append("```")
