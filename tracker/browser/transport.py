@@ -33,8 +33,9 @@ def _options(body: str, *, keepalive: bool = False) -> Any:
 
 def _headers(response: Any) -> dict[str, str]:
     """The answer headers delivery acts on (identity tag, lasting dedupe, Retry-After)."""
-    found = {name: response.headers.get(name) for name in REPLY_HEADERS}
-    return {name: str(value) for name, value in found.items() if value is not None}
+    # has() first: get() answers JavaScript null for a missing header, which is not None.
+    headers = response.headers
+    return {name: str(headers.get(name)) for name in REPLY_HEADERS if headers.has(name)}
 
 
 class FetchTransport:
