@@ -161,9 +161,6 @@ class Outbox:
         """The page learned who is signed in (a sign-in answer): windows of that user go."""
         self._apply(self._queue.subject_seen(subject, self._now()))
 
-    def pending_keys(self) -> list[str]:
-        return sorted(w.key for w in self._stored())
-
     # -- carrying out effects ---------------------------------------------------------------
 
     def _apply(self, effects: list[Effect]) -> None:

@@ -246,6 +246,7 @@ class Env:
         config: AppConfig | None = None,
         storage: FakeStorage | None = None,
         start_at: int = 1000,
+        knows_server: bool = True,
     ) -> None:
         self.clock = FakeClock(start_at)
         self.scheduler = FakeScheduler(self.clock)
@@ -253,7 +254,8 @@ class Env:
         self.storage = storage or FakeStorage()
         # An earlier page load met this server and its lasting dedupe (contract item 4);
         # the 5-minute horizon of an unknown server has its own table tests.
-        self.storage.data.setdefault(LASTING_DEDUPE_PREFIX + DEFAULT_BASE, "1")
+        if knows_server:
+            self.storage.data.setdefault(LASTING_DEDUPE_PREFIX + DEFAULT_BASE, "1")
         self.page = FakePage(hidden)
         self.tracker = Tracker(
             clock=self.clock,
@@ -311,7 +313,10 @@ class Env:
 
     def reload(self) -> Env:
         """A new page load of the same origin: same storage and server, fresh everything else."""
-        other = Env(storage=self.storage, start_at=0, config=self.tracker.config)
+        # The storage says what the earlier load learned about the server.
+        other = Env(
+            storage=self.storage, start_at=0, config=self.tracker.config, knows_server=False
+        )
         other.server = self.server
         other.server._clock = other.clock
         other.tracker.outbox._transport = other.server

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.delivery import KEY_PREFIX
-from tracker.outbox import Outbox
+from tracker.outbox import LASTING_DEDUPE_PREFIX, Outbox
 from tracker.ports import Reply
 from tracker.retry import RetryPolicy
 
@@ -92,3 +92,40 @@ async def test_a_window_removed_by_another_tab_is_skipped() -> None:
     env.storage.data.clear()  # the other tab delivered it first
     await env.settle()
     assert done.result() is True and errors == []
+
+
+async def test_401_keeps_the_window_reports_once_and_a_sign_in_sends_it() -> None:
+    """Contract item 3, through the driver: kept, one onError, sent after the sign-in."""
+    env = Env()
+    errors: list[Any] = []
+    env.tracker.start({**BASE_PARAMS, "onError": lambda e, c: errors.append(e)})
+    env.server.fail_next = [401]
+    await env.advance(30_000)  # two windows: the first refused, the second held back
+    assert [e.status for e in errors] == [401]
+    assert len(env.storage.windows) == 2 and env.server.heartbeats == []
+    env.tracker.outbox.subject_seen("a1b2c3d4e5f60718")
+    await env.settle()
+    assert len(env.server.heartbeats) == 2 and env.storage.windows == {}
+
+
+async def test_the_lasting_dedupe_header_is_remembered_for_the_next_page_load() -> None:
+    env = Env(knows_server=False)
+    flag = LASTING_DEDUPE_PREFIX + "/api/timeback"
+    env.tracker.start(BASE_PARAMS)
+    await env.advance(15_000)
+    assert env.storage.data[flag] == "1"
+
+
+async def test_without_lasting_dedupe_a_window_kept_past_the_horizon_is_dropped() -> None:
+    """Contract item 4: an unknown server's dedupe forgets after 5 minutes."""
+    env = Env(knows_server=False)
+    env.server.lasting_dedupe = False
+    env.tracker.start(BASE_PARAMS)
+    env.server.down = True
+    await env.advance(15_000)
+    assert len(env.storage.windows) == 1
+    later = env.reload()
+    later.clock._origin += 6 * 60_000  # the next load comes 6 minutes later
+    env.server.down = False
+    await later.tracker.resend_stored()
+    assert later.storage.windows == {} and env.server.heartbeats == []
