@@ -397,3 +397,197 @@ def test_a_forget_says_why() -> None:
 )
 def test_delivery_errors_are_readable(reply: Reply, text: str) -> None:
     assert str(delivery_error(reply)) == text
+
+
+# -- exact effects (these pin every field; the mutation check found the gaps) ---------------
+
+
+def test_exact_effects_of_a_window_from_store_to_acknowledge() -> None:
+    q = DeliveryQueue()
+    assert not q.busy and q.subject is None
+    assert add(q, 1) == [Store(stored(1)), Send(key(1), URL, body(), stored=True)]
+    assert q.busy
+    assert q.reply(key(1), OK, T0) == [Acknowledge(key(1))]
+    assert not q.busy
+
+
+def test_exact_effects_of_a_request() -> None:
+    q = DeliveryQueue()
+    policy = RetryPolicy(attempts=1, delays_ms=(10,))
+    assert q.add_request("request.0", "/s", "{}", policy=policy, now=T0) == [
+        Send("request.0", "/s", "{}", stored=False)
+    ]
+    assert q.reply("request.0", DOWN, T0) == [Wait(T0 + 10)]  # its own retries
+    q.tick(T0 + 10)
+    failure = error_reply(422, "INVALID_PAYLOAD")
+    assert q.reply("request.0", failure, T0 + 10) == [
+        Settled("request.0", False, delivery_error(failure))
+    ]
+
+
+def test_exact_effects_of_a_stall_and_requests_behind_it_still_go() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    q.add_request("request.0", "/s", "{}", policy=RetryPolicy(), now=T0)
+    error = delivery_error(DOWN)
+    assert q.reply(key(1), DOWN, T0) == [
+        ReportError(key(1), error),
+        Settled(key(1), False, error),
+        Send("request.0", "/s", "{}", stored=False),
+    ]
+
+
+def test_exact_effects_of_a_final_4xx_window() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    add(q, 2)
+    failure = error_reply(400, "INVALID_PAYLOAD")
+    error = delivery_error(failure)
+    assert q.reply(key(1), failure, T0) == [
+        ReportError(key(1), error),
+        Forget(key(1), f"rejected: {error}"),
+        Send(key(2), URL, body(), stored=True),
+    ]
+
+
+def test_exact_effects_of_401_and_of_a_window_made_while_signed_out() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    failure = error_reply(401, "UNAUTHENTICATED")
+    error = delivery_error(failure)
+    assert q.reply(key(1), failure, T0) == [
+        ReportError(key(1), error),
+        Settled(key(1), False, error),
+    ]
+    assert add(q, 2) == [Store(stored(2)), Settled(key(2), False, error)]
+    assert q.subject_seen(None, T0) == []  # still nobody signed in
+    assert q.subject_seen("aa11", T0) == [Send(key(1), URL, body(), stored=True)]
+
+
+def test_exact_effects_of_403_owned_by_another_user() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    failure = error_reply(403, "RUN_OWNED_BY_ANOTHER_USER")
+    error = delivery_error(failure)
+    assert q.reply(key(1), failure, T0) == [
+        ReportError(key(1), error),
+        Settled(key(1), False, error),
+    ]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [error_reply(401), error_reply(403, "RUN_OWNED_BY_ANOTHER_USER"), DOWN, error_reply(400)],
+    ids=["401", "403", "down", "400"],
+)
+def test_the_lasting_header_counts_on_every_kind_of_answer(failure: Reply) -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    reply = Reply(failure.status, failure.body, {"x-tracker-dedupe": "lasting"})
+    assert q.reply(key(1), reply, T0)[0] == RememberLastingDedupe()
+
+
+def test_the_retries_start_afresh_at_each_trigger() -> None:
+    q = DeliveryQueue()
+    add(q, 1, policy=RetryPolicy(attempts=1, delays_ms=(10,)))
+    assert q.reply(key(1), DOWN, T0) == [Wait(T0 + 10)]
+    q.tick(T0 + 10)
+    assert sends(q.reply(key(1), DOWN, T0 + 10)) == []  # spent: kept for the next trigger
+    assert sends(add(q, 2, now=T0 + 20)) == [key(1)]
+    assert q.reply(key(1), DOWN, T0 + 20) == [Wait(T0 + 30)]  # one retry again
+
+
+def test_exact_forget_reasons() -> None:
+    q = DeliveryQueue()
+    q.subject_seen("aa11", T0)
+    old = T0 - OWNER_WAIT_MS - 1
+    assert q.load([stored(1, ended_at=old, subject="bb22")], T0) == [
+        Forget(key(1), "its owner did not come back in 7 days")
+    ]
+    old = T0 - DEDUPE_HORIZON_MS - 1
+    assert q.load([stored(2, ended_at=old)], T0) == [
+        Forget(key(2), "older than the server's 5-minute dedupe horizon")
+    ]
+
+
+def test_a_tagged_window_goes_once_its_owner_is_seen_even_after_a_stall_behind_it() -> None:
+    q = DeliveryQueue()
+    q.load([stored(1, subject="aa11")], T0)  # waits: the tag is not known yet
+    add(q, 2)
+    q.reply(key(2), DOWN, T0)  # the stall holds the windows after the one that failed
+    assert q.subject_seen("aa11", T0) == [Send(key(1), URL, body(), stored=True)]
+
+
+def test_load_keeps_requests_and_the_window_in_flight() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    q.add_request("request.0", "/s", "{}", policy=RetryPolicy(), now=T0)
+    assert q.load([], T0) == []
+    assert q.keys == [key(1), "request.0"]
+
+
+def test_load_is_a_trigger_for_windows_held_after_a_stall() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    q.reply(key(1), DOWN, T0)
+    assert q.load([stored(1)], T0) == [Send(key(1), URL, body(), stored=True)]
+
+
+def test_load_adds_kept_windows_as_they_were_stored() -> None:
+    q = DeliveryQueue()
+    window = stored(1, subject=None)
+    assert q.load([window], T0) == [Send(key(1), URL, body(), stored=True)]
+    assert q.reply(key(1), DOWN, T0) == []  # nobody in this page waits: no onError
+
+
+def test_vanished_sends_the_next_one() -> None:
+    q = DeliveryQueue()
+    q.add_beaconed(key(1), URL, body(), ended_at=T0)
+    add(q, 2)
+    assert q.vanished(key(1), T0) == [Send(key(2), URL, body(), stored=True)]  # nobody waited
+    assert q.vanished(key(2), T0) == [Settled(key(2), True)]
+    assert not q.busy
+
+
+def test_exact_effects_of_a_beacon_and_its_later_resend() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    q.reply(key(1), Reply(204, "", {"x-tracker-subject": "aa11"}), T0)
+    assert q.add_beaconed(key(2), URL, body(), ended_at=T0) == [Store(stored(2, subject="aa11"))]
+    assert q.add_beaconed(key(2), URL, body(), ended_at=T0) == [Store(stored(2, subject="aa11"))]
+    assert q.keys == [key(2)]  # once
+    out = add(q, 3)
+    assert out[-1] == Send(key(2), URL, body(), stored=True)
+    assert [e for e in q.reply(key(2), DOWN, T0) if isinstance(e, ReportError)] == [
+        ReportError(key(3), delivery_error(DOWN))
+    ]  # the beaconed window has nobody waiting in this page
+
+
+def test_a_beaconed_window_is_subject_to_the_horizon() -> None:
+    q = DeliveryQueue()
+    q.add_beaconed(key(1), URL, body(), ended_at=T0)
+    out = add(q, 2, now=T0 + DEDUPE_HORIZON_MS + 1)
+    assert out[1] == Forget(key(1), "older than the server's 5-minute dedupe horizon")
+
+
+def test_the_tag_learned_from_subject_seen_makes_tagged_windows_sendable() -> None:
+    q = DeliveryQueue()
+    q.load([stored(1, subject="aa11")], T0)
+    assert q.subject_seen("aa11", T0) == [Send(key(1), URL, body(), stored=True)]
+    assert q.subject == "aa11"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("", None), ('{"error": {"code": 5}}', None), ('{"error": {"code": "C"}}', "C")],
+)
+def test_an_error_code_is_a_string_or_none(text: str, code: str | None) -> None:
+    assert delivery_error(Reply(500, text)).code == code
+
+
+def test_a_record_is_compact_and_round_trips_with_its_tag() -> None:
+    window = stored(1, subject="aa11")
+    assert window.record() == json.dumps(
+        {"url": URL, "body": body(), "subject": "aa11"}, separators=(",", ":")
+    )
+    assert parse_record(key(1), window.record()) == window

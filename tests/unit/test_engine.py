@@ -487,3 +487,86 @@ def test_named_states_follow_the_window() -> None:
         PageState.LIVE,
         WindowState.OPEN,
     )
+
+
+# -- gaps the mutation check found ----------------------------------------------------------
+
+
+def test_an_interval_window_is_not_a_beacon() -> None:
+    e = engine()
+    assert e.handle(Tick(15_000)) == [
+        SendWindow(Window(0, 15_000, 15_000, 0, FlushReason.INTERVAL), beacon=False)
+    ]
+    assert e.handle(Flush(16_000)) == [
+        SendWindow(Window(15_000, 16_000, 1_000, 0, FlushReason.MANUAL), beacon=False)
+    ]
+
+
+def test_w2_hidden_time_adds_up_over_several_ticks() -> None:
+    e = engine(flushOnVisibilityHidden=False)
+    e.handle(VisibilityChanged(True, 3_000))
+    e.handle(Tick(5_000))
+    e.handle(Tick(8_000))
+    e.handle(VisibilityChanged(False, 9_000))
+    assert windows(e.handle(Tick(15_000))) == [
+        Window(0, 15_000, 9_000, 6_000, FlushReason.INTERVAL)
+    ]
+
+
+def test_a_visible_page_never_times_out_whatever_brought_it_back() -> None:
+    """H2: the hidden timeout runs only while hidden (at start, after resume, after restore)."""
+    e = engine(hiddenTimeoutMs=1_000)
+    e.handle(Tick(5_000))
+    assert not e.is_paused
+    e.handle(Pause(5_000))
+    e.handle(Resume(6_000))
+    e.handle(Tick(9_000))
+    assert not e.is_paused
+    e.handle(PageHide(9_000))
+    e.handle(PageShow(10_000))
+    e.handle(Tick(13_000))
+    assert not e.is_paused
+
+
+def test_no_hidden_timeout_while_explicitly_paused() -> None:
+    e = engine()
+    e.handle(Pause(1_000))
+    e.handle(VisibilityChanged(True, 2_000))
+    assert e.next_deadline() is None
+    assert e.handle(Tick(60 * MIN)) == []
+
+
+def test_a_window_that_just_reached_its_interval_while_hidden_is_closed_on_return() -> None:
+    e = engine()
+    e.handle(VisibilityChanged(True, 20_000))  # window [20 000, ...) hidden
+    assert windows(e.handle(VisibilityChanged(False, 35_000))) == [
+        Window(20_000, 35_000, 0, 15_000, FlushReason.OVERDUE)
+    ]
+    e.handle(VisibilityChanged(True, 40_000))
+    assert windows(e.handle(VisibilityChanged(False, 43_000))) == []  # short: same window
+
+
+def test_pause_is_announced_as_not_automatic_and_leaves_no_open_time() -> None:
+    e = engine()
+    assert pauses(e.handle(Pause(4_000))) == [PauseChanged(paused=True, at=4_000, automatic=False)]
+    assert e.elapsed_ms(9_000) == 0 and e.total_active_ms(9_000) == 4_000
+
+
+def test_after_close_nothing_is_open_or_counted() -> None:
+    e = engine()
+    e.handle(Tick(5_000))
+    e.handle(Close())
+    assert e.window_state is WindowState.NONE
+    # The open window was never closed (no End): Close drops it.
+    assert e.elapsed_ms(9_000) == 0 and e.total_active_ms(9_000) == 0
+
+
+def test_a_move_outside_the_table_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine checks itself against TRANSITIONS after every event."""
+    row = dict(TRANSITIONS["page"][PageState.LIVE])
+    row[Pause] = (PageState.FROZEN,)  # the table now claims Pause freezes the page
+    monkeypatch.setitem(TRANSITIONS["page"], PageState.LIVE, row)
+    with pytest.raises(
+        AssertionError, match="Pause: running/live -> paused/live is not in TRANSITIONS"
+    ):
+        engine().handle(Pause(1_000))
