@@ -291,10 +291,15 @@ class DeliveryQueue:
     def subject_seen(self, subject: str | None, now: int) -> list[Effect]:
         """An answer named the signed-in user (``None``: nobody). A new user after a 401
         is the sign-in that 401 waited for."""
-        if subject is not None and (not self._subject_known or subject != self._subject):
-            self._signed_out = None
-        self._subject, self._subject_known = subject, True
+        self._learn(subject)
         return self._pump(now)
+
+    def _learn(self, subject: str | None) -> None:
+        new_user = subject is not None and (not self._subject_known or subject != self._subject)
+        if new_user and self._signed_out is not None:
+            self._signed_out = None
+            self._release(Hold.UNTIL_TRIGGER)  # the sign-in is the trigger
+        self._subject, self._subject_known = subject, True
 
     def tick(self, now: int) -> list[Effect]:
         return self._pump(now)
@@ -308,7 +313,7 @@ class DeliveryQueue:
         assert item is not None  # in flight items are never removed
         effects: list[Effect] = []
         if reply.status is not None:
-            self._subject, self._subject_known = reply.headers.get(SUBJECT_HEADER), True
+            self._learn(reply.headers.get(SUBJECT_HEADER))
         if reply.headers.get(DEDUPE_HEADER) == "lasting" and not self._lasting_dedupe:
             self._lasting_dedupe = True
             effects.append(RememberLastingDedupe())

@@ -213,10 +213,7 @@ def test_401_keeps_the_window_reports_once_and_waits_for_a_sign_in() -> None:
     add(q, 2)
     out = q.reply(key(1), error_reply(401, "UNAUTHENTICATED"), T0)
     assert kinds(out) == ["ReportError", "Settled", "Settled"]  # one onError, both settle
-    later = add(q, 3)
-    assert kinds(later) == ["Store", "Settled"]  # kept, not sent while signed out
-    assert q.keys == [key(1), key(2), key(3)]
-    assert sends(q.subject_seen("abcd", T0)) == [key(1)]  # the sign-in
+    assert sends(q.subject_seen("abcd", T0)) == [key(1)]  # the sign-in, no new window needed
 
 
 def test_401_a_request_still_goes_and_fails_for_its_caller() -> None:
@@ -591,3 +588,40 @@ def test_a_record_is_compact_and_round_trips_with_its_tag() -> None:
         {"url": URL, "body": body(), "subject": "aa11"}, separators=(",", ":")
     )
     assert parse_record(key(1), window.record()) == window
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [error_reply(401), error_reply(403, "RUN_OWNED_BY_ANOTHER_USER"), DOWN],
+    ids=["401", "403", "down"],
+)
+def test_a_request_that_is_refused_or_unanswered_fails_for_its_caller(failure: Reply) -> None:
+    q = DeliveryQueue()
+    q.add_request("request.0", "/s", "{}", policy=RetryPolicy(), now=T0)
+    assert q.reply("request.0", failure, T0) == [
+        Settled("request.0", False, delivery_error(failure))
+    ]
+    assert q.keys == []
+
+
+def test_only_a_new_user_ends_the_wait_of_a_401() -> None:
+    q = DeliveryQueue()
+    add(q, 1)
+    q.reply(key(1), error_reply(401, headers={"x-tracker-subject": "aa11"}), T0)
+    assert q.subject_seen("aa11", T0) == []  # the same user as the refused answer
+    assert q.subject_seen(None, T0) == []
+    # A sign-in is a trigger: the window (made before any answer, untagged) goes at once.
+    assert q.subject_seen("bb22", T0) == [Send(key(1), URL, body(), stored=True)]
+
+
+def test_an_answer_that_names_a_new_user_ends_the_wait_of_a_401() -> None:
+    """A completion after the sign-in carries the new tag: the kept windows go."""
+    q = DeliveryQueue()
+    add(q, 1)
+    q.reply(key(1), error_reply(401), T0)
+    q.add_request("request.0", "/s", "{}", policy=RetryPolicy(), now=T0)
+    signed_in = Reply(204, "", {"x-tracker-subject": "aa11"})
+    assert q.reply("request.0", signed_in, T0) == [
+        Settled("request.0", True),
+        Send(key(1), URL, body(), stored=True),
+    ]
