@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.unit.fakes import BASE_PARAMS, Env
-from tracker.engine import TimeEngine
+from tracker.engine import Tick, TimeEngine, VisibilityChanged
 from tracker.models import TimeOptions
 
 
@@ -31,9 +31,9 @@ def engine_events_per_second(events: int = 200_000) -> float:
         now += rng.randint(1, 5_000)
         if rng.random() < 0.3:
             hidden = not hidden
-            engine.visibility(hidden, now)
+            engine.handle(VisibilityChanged(hidden, now))
         else:
-            engine.tick(now)
+            engine.handle(Tick(now))
     return events / (time.perf_counter() - start)
 
 

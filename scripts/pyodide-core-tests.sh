@@ -19,4 +19,5 @@ if [ ${#runtime[@]} -ne 1 ] || [ ! -f "${runtime[0]}pyodide.mjs" ]; then
   exit 1
 fi
 exec node tests/pyodide/run_core_tests.mjs "${runtime[0]}" "$wheels" \
-  tests/unit/test_engine.py tests/unit/test_models.py tests/unit/test_config_wire.py
+  tests/unit/test_engine.py tests/unit/test_delivery.py tests/unit/test_models.py \
+  tests/unit/test_config_wire.py

@@ -9,24 +9,40 @@ deadline needs, turns engine effects into sends and callbacks, and implements ``
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .engine import Effect, PauseChanged, SendWindow, TimeEngine, Window
+from .delivery import window_key
+from .engine import (
+    Close,
+    DiscardOpenWindow,
+    Effect,
+    End,
+    Event,
+    Flush,
+    PageHide,
+    PageShow,
+    Pause,
+    PauseChanged,
+    ProtocolError,
+    Resume,
+    SendWindow,
+    Tick,
+    TimeEngine,
+    VisibilityChanged,
+    Window,
+)
 from .errors import DeliveryError
 from .models import CompletionData, StartParams, TimeOptions
-from .outbox import window_key
-from .ports import TimerHandle, Unsubscribe
+from .outbox import Outbox
+from .ports import Clock, PageEvents, Scheduler, TimerHandle, Unsubscribe
 from .retry import RetryPolicy
 from .timefmt import datetime_from_epoch_ms, iso_from_epoch_ms
 from .validation import validate
-from .wire import HEARTBEAT_PATH, SUBMIT_PATH, dump
-
-if TYPE_CHECKING:
-    from .runtime import Tracker
+from .wire import heartbeat_json, submit_json
 
 log = logging.getLogger("tracker")
 
@@ -37,8 +53,19 @@ def _resolved() -> asyncio.Future[None]:
     return future
 
 
-def _compact(body: Mapping[str, Any]) -> str:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+@dataclass(frozen=True, slots=True)
+class ActivityPorts:
+    """What an activity uses of its page: the ports, the outbox, the two routes and whom to
+    tell that it ended. The page's ``Tracker`` hands it in; the activity never reaches back
+    into the tracker, so the dependency points one way (tracker -> activity)."""
+
+    clock: Clock
+    scheduler: Scheduler
+    page: PageEvents
+    outbox: Outbox
+    heartbeat_url: str
+    submit_url: str
+    on_ended: Callable[[Activity], None]
 
 
 class Activity:
@@ -46,13 +73,13 @@ class Activity:
 
     def __init__(
         self,
-        tracker: Tracker,
+        ports: ActivityPorts,
         params: StartParams,
         run_id: str,
         started: int,
         visibility_history: list[tuple[int, bool]] | None = None,
     ) -> None:
-        self._tracker = tracker
+        self._ports = ports
         self._params = params
         self._run_id = run_id
         self._started = started
@@ -93,7 +120,7 @@ class Activity:
 
     @property
     def started_at_ms(self) -> int:
-        return self._tracker.clock.time_origin + self._started
+        return self._ports.clock.time_origin + self._started
 
     @property
     def is_paused(self) -> bool:
@@ -119,12 +146,12 @@ class Activity:
     def pause(self, at: int | None = None) -> None:
         """Flush the open window, then stop heartbeats until ``resume()``; fires ``onPause``."""
         if self._engine and not self._ended:
-            self._apply(self._engine.pause(self._at(at)))
+            self._apply(self._engine.handle(Pause(self._at(at))))
 
     def resume(self, at: int | None = None) -> None:
         """Open a fresh window and restart heartbeats; fires ``onResume``."""
         if self._engine and not self._ended:
-            self._apply(self._engine.resume(self._at(at)))
+            self._apply(self._engine.handle(Resume(self._at(at))))
 
     # flushTimeSpent() and end() close the window when they are called, not when their
     # coroutine first runs: a call replayed after boot (B1) keeps its place among the
@@ -138,7 +165,7 @@ class Activity:
         """
         if self._engine is None or self._ended or self._engine.is_paused:
             return _resolved()
-        sent = self._apply(self._engine.flush(self._at(at)))
+        sent = self._apply(self._engine.handle(Flush(self._at(at))))
         return asyncio.ensure_future(self._wait_for(sent))
 
     def end(
@@ -160,9 +187,9 @@ class Activity:
         sent: list[asyncio.Future[bool]] = []
         if self._engine is not None:
             if completion is not None and completion.time is not None:
-                self._engine.discard_open_window(now)  # the override replaces tracked time
+                self._engine.handle(DiscardOpenWindow(now))  # the override replaces tracked time
             else:
-                sent = self._apply(self._engine.end(now))
+                sent = self._apply(self._engine.handle(End(now)))
         self._schedule()  # cancels the timer (the override path applies no effects)
         self._ending = asyncio.ensure_future(self._complete(completion, now, sent))
         return self._ending
@@ -170,27 +197,37 @@ class Activity:
     # -- flush from the page events (browser adapter calls these) ---------------------------
 
     def on_visibility(self, hidden: bool, at: int) -> None:
-        if self._engine and not self._ended:
-            self._apply(self._engine.visibility(hidden, at))
+        self._page_event(VisibilityChanged(hidden, at))
 
     def on_page_hide(self, at: int) -> None:
-        if self._engine and not self._ended:
-            self._apply(self._engine.page_hide(at))
+        self._page_event(PageHide(at))
 
     def on_page_show(self, at: int) -> None:
-        if self._engine and not self._ended:
-            self._apply(self._engine.page_show(at))
+        self._page_event(PageShow(at))
+
+    def _page_event(self, event: Event) -> None:
+        """The browser decides the order of page events; one the engine does not take now
+        (a ``pageshow`` with no ``pagehide`` before it) is logged, not raised into the page's
+        event handler. Calls of the page's own code go through ``handle`` and do raise."""
+        if self._engine is None or self._ended:
+            return
+        try:
+            effects = self._engine.handle(event)
+        except ProtocolError as exc:
+            log.warning("tracker: ignored a page event: %s", exc)
+            return
+        self._apply(effects)
 
     # -- internals ---------------------------------------------------------------------------
 
     def _start_engine(self, options: TimeOptions, history: list[tuple[int, bool]]) -> None:
-        page = self._tracker.page
+        page = self._ports.page
         # B2: the visibility state at the call, then every change since (boot reconstruction).
         hidden_at_start = page.is_hidden() if not history else history[0][1]
         engine = TimeEngine(options, self._started, hidden=hidden_at_start)
         self._engine = engine
         for at, hidden in history[1:]:
-            self._apply(engine.visibility(hidden, at), schedule=False)
+            self._apply(engine.handle(VisibilityChanged(hidden, at)), schedule=False)
         # H3: no visibility handler at all when visibilityAware is off.
         if options.visibility_aware:
             self._unsubscribe.append(page.on_visibility(self.on_visibility))
@@ -207,9 +244,9 @@ class Activity:
             await self._wait_for(sent)
             if completion is not None:
                 body = self._submit_body(completion, now)
-                url = self._tracker.url(SUBMIT_PATH)
+                url = self._ports.submit_url
                 try:
-                    await self._tracker.outbox.request(url, body, self._policy)
+                    await self._ports.outbox.request(url, body, self._policy)
                 except DeliveryError as exc:
                     self._report_error(exc, "completion")
                     raise
@@ -233,8 +270,8 @@ class Activity:
                 log.exception("tracker: removing a listener failed")
         self._unsubscribe.clear()
         if self._engine:
-            self._engine.close()
-        self._tracker.activity_ended(self)
+            self._engine.handle(Close())
+        self._ports.on_ended(self)
 
     def _completion(self, data: Mapping[str, Any] | CompletionData) -> CompletionData:
         if isinstance(data, CompletionData):
@@ -245,46 +282,32 @@ class Activity:
         if self._failed_completion and self._failed_completion[0] == completion:
             ended_at = self._failed_completion[1]
         else:
-            ended_at = iso_from_epoch_ms(self._tracker.clock.time_origin + now)
+            ended_at = iso_from_epoch_ms(self._ports.clock.time_origin + now)
         self._failed_completion = (completion, ended_at)
-        metrics = {
-            "xpEarned": completion.xp_earned,
-            "totalQuestions": completion.total_questions,
-            "correctQuestions": completion.correct_questions,
-            "masteredUnits": completion.mastered_units,
-        }
-        body: dict[str, Any] = {
-            **self._identity(),
-            "endedAt": ended_at,
-            "metrics": {k: v for k, v in metrics.items() if v is not None},
-        }
-        if completion.pct_complete is not None:
-            body["pctComplete"] = completion.pct_complete
-        body["process"] = True
-        if completion.time is not None:
-            override = {"activeMs": completion.time.active, "inactiveMs": completion.time.inactive}
-            body["time"] = {k: v for k, v in override.items() if v is not None}
-        return _compact(body)
-
-    def _identity(self) -> dict[str, Any]:
-        return {
-            "id": self._params.id,
-            "name": self._params.name,
-            "course": dump(self._params.course),
-            "runId": self._run_id,
-        }
+        params = self._params
+        return submit_json(
+            activity_id=params.id,
+            name=params.name,
+            course=params.course,
+            run_id=self._run_id,
+            ended_at_iso=ended_at,
+            completion=completion,
+            process=params.process,
+        )
 
     def heartbeat_body(self, window: Window) -> str:
         """wire §1 heartbeat: wall times from the monotonic clock (T3), so W2 holds exactly."""
-        origin = self._tracker.clock.time_origin
-        return _compact(
-            {
-                **self._identity(),
-                "startedAt": iso_from_epoch_ms(origin + window.started),
-                "endedAt": iso_from_epoch_ms(origin + window.ended),
-                "elapsedMs": window.active_ms,
-                "pausedMs": window.paused_ms,
-            }
+        origin = self._ports.clock.time_origin
+        params = self._params
+        return heartbeat_json(
+            activity_id=params.id,
+            name=params.name,
+            course=params.course,
+            run_id=self._run_id,
+            started_at=origin + window.started,
+            ended_at=origin + window.ended,
+            elapsed_ms=window.active_ms,
+            paused_ms=window.paused_ms,
         )
 
     def _apply(self, effects: list[Effect], *, schedule: bool = True) -> list[asyncio.Future[bool]]:
@@ -304,12 +327,14 @@ class Activity:
     def _send(self, effect: SendWindow) -> list[asyncio.Future[bool]]:
         window = effect.window
         body = self.heartbeat_body(window)
-        origin = self._tracker.clock.time_origin
+        origin = self._ports.clock.time_origin
         key = window_key(iso_from_epoch_ms(origin + window.started), self._run_id)
-        url = self._tracker.url(HEARTBEAT_PATH)
-        outbox = self._tracker.outbox
+        url = self._ports.heartbeat_url
+        outbox = self._ports.outbox
+        ended_at = origin + window.ended
         if effect.beacon:
-            outbox.send_now(key, url, body)  # P1: synchronous, inside the pagehide task
+            # P1: synchronous, inside the pagehide task
+            outbox.send_now(key, url, body, ended_at=ended_at)
             return []
         on_flush = self._params.on_flush
         active = window.active_ms
@@ -318,6 +343,7 @@ class Activity:
                 key,
                 url,
                 body,
+                ended_at=ended_at,
                 policy=self._policy,
                 on_ack=(lambda: self._call(on_flush, active)) if on_flush else (lambda: None),
                 on_error=lambda exc: self._report_error(exc, "timeSpent"),
@@ -329,7 +355,7 @@ class Activity:
         if sent:
             await asyncio.gather(*sent)
         else:
-            await self._tracker.outbox.drain()
+            await self._ports.outbox.drain()
 
     def _schedule(self) -> None:
         if self._timer:
@@ -340,12 +366,12 @@ class Activity:
         deadline = self._engine.next_deadline()
         if deadline is not None:
             delay = max(0, deadline - self._now())
-            self._timer = self._tracker.scheduler.call_later(delay, self._on_timer)
+            self._timer = self._ports.scheduler.call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         if self._engine and not self._ended and not self._closing:
-            self._apply(self._engine.tick(self._now()))
+            self._apply(self._engine.handle(Tick(self._now())))
 
     def _report_error(self, error: Exception, kind: str) -> None:
         if self._params.on_error is None:
@@ -361,7 +387,7 @@ class Activity:
             log.exception("tracker: a callback of activity %s raised", self.id)
 
     def _now(self) -> int:
-        return self._tracker.clock.now()
+        return self._ports.clock.now()
 
     def _at(self, at: int | None) -> int:
         return self._now() if at is None else at

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .course import CourseByCode, CourseBySubjectGrade, CourseCode, Grade, Subject
 from .errors import TrackerValidationError, UnknownCourseError
@@ -23,20 +23,16 @@ def _absolute_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
-class _ConfigModel(WireModel):
-    # The file is read leniently (parse_config): an unknown key is ignored with a warning that
-    # names it; ``quiet_keys`` are documented keys this project does not use (no warning).
-    model_config = ConfigDict(**(WireModel.model_config | {"frozen": True}))
-
-
-class CourseMetrics(_ConfigModel):
+# The file is read leniently (parse_config): an unknown key is ignored with a warning that
+# names it; ``quiet_keys`` are documented keys this project does not use (no warning).
+class CourseMetrics(WireModel):
     quiet_keys: ClassVar[frozenset[str]] = frozenset({"totalGrades"})
 
     total_lessons: Annotated[int, Field(ge=0)] | None = None
     total_xp: Annotated[float, Field(ge=0)] | None = None
 
 
-class CourseGoals(_ConfigModel):
+class CourseGoals(WireModel):
     quiet_keys: ClassVar[frozenset[str]] = frozenset(
         {"dailyLessons", "dailyAccuracy", "dailyMasteredUnits"}
     )
@@ -45,7 +41,7 @@ class CourseGoals(_ConfigModel):
     daily_active_minutes: Annotated[float, Field(ge=0)] | None = None
 
 
-class CourseMetadata(_ConfigModel):
+class CourseMetadata(WireModel):
     quiet_keys: ClassVar[frozenset[str]] = frozenset(
         {"courseType", "isSupplemental", "isCustom", "publishStatus", "contactEmail"}
     )
@@ -54,7 +50,7 @@ class CourseMetadata(_ConfigModel):
     goals: CourseGoals | None = None
 
 
-class CourseOverride(_ConfigModel):
+class CourseOverride(WireModel):
     quiet_keys: ClassVar[frozenset[str]] = frozenset({"level", "launchUrl"})
 
     sensor: str | None = None
@@ -63,7 +59,7 @@ class CourseOverride(_ConfigModel):
     _sensor = field_validator("sensor")(_absolute_url)
 
 
-class CourseConfig(_ConfigModel):
+class CourseConfig(WireModel):
     quiet_keys: ClassVar[frozenset[str]] = frozenset({"level", "launchUrl"})
 
     subject: Subject
@@ -101,7 +97,7 @@ class CourseConfig(_ConfigModel):
         return self.subject == selector.subject and self.grade == selector.grade
 
 
-class AppConfig(_ConfigModel):
+class AppConfig(WireModel):
     quiet_keys: ClassVar[frozenset[str]] = frozenset({"$schema"})
 
     name: Annotated[str, Field(min_length=1)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, StringConstraints, Tag
 
@@ -20,7 +20,6 @@ Subject = Literal[
     "None",
     "Other",
 ]
-SUBJECTS: tuple[str, ...] = get_args(Subject)
 
 # -1 is pre-K, 0 is K, 13 is AP (wire §4).
 Grade = Annotated[int, BeforeValidator(not_bool), Field(ge=-1, le=13)]

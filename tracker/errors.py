@@ -38,6 +38,18 @@ class DeliveryError(TrackerError):
         self.code = code
         super().__init__(message)
 
+    def _identity(self) -> tuple[str, int | None, str | None]:
+        return (str(self), self.status, self.code)
+
+    def __eq__(self, other: object) -> bool:
+        """Errors of the same answer are equal: the delivery queue's effects are values."""
+        if not isinstance(other, DeliveryError):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
     @property
     def retryable(self) -> bool:
         """P3: a 4xx other than 408/429 is final; no answer, 408, 429 and 5xx may succeed later."""

@@ -149,6 +149,9 @@ class StartParams(WireModel):
     run_id: RunId | None = None
     # ``False`` disables client-side time tracking (H3); ``None``/``True`` mean the defaults.
     time: TimeSetting = Field(default_factory=TimeOptions)
+    # ``False``: the server records the completion without XP/mastery processing (wire §1,
+    # issue 9); sent in the submit body as given.
+    process: StrictBool = True
     on_error: Callback | None = None
     on_pause: Callback | None = None
     on_resume: Callback | None = None

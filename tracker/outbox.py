@@ -1,139 +1,94 @@
-"""Delivery: one request in flight (W6), retries (R1), and windows kept until acknowledged (P3).
+"""The delivery driver: carries out what ``delivery.DeliveryQueue`` decides, with the ports.
 
-Every window is written to durable storage before it is sent and removed only when the server
-answered 2xx (or rejected it for good). Whoever sends next sends the oldest stored windows
-first, so windows arrive in order, a window that a beacon may or may not have delivered is
-sent again, and a window left behind by an earlier page load is delivered by the next one.
-The server deduplicates on ``runId + startedAt``, which makes a resend harmless.
+Every decision (order, retries, what to keep, whom to tell) is the queue's; this module only
+stores and removes records, posts bodies, arms the one retry timer, calls the page's
+callbacks and settles the futures that ``flushTimeSpent()`` and ``end()`` await.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .delivery import (
+    KEY_PREFIX,
+    Acknowledge,
+    DeliveryQueue,
+    Effect,
+    Forget,
+    RememberLastingDedupe,
+    ReportError,
+    Send,
+    Settled,
+    Store,
+    StoredWindow,
+    Wait,
+    parse_record,
+)
 from .errors import DeliveryError
-from .ports import Reply, Scheduler, Storage, Transport
+from .ports import Clock, Reply, Scheduler, Storage, TimerHandle, Transport
 from .retry import RetryPolicy
 
 log = logging.getLogger("tracker")
 
-KEY_PREFIX = "timeback.window."
+# localStorage flag, per API base: its server said ``X-Tracker-Dedupe: lasting``.
+LASTING_DEDUPE_PREFIX = "timeback.dedupe-lasting."
 
 
 @dataclass(slots=True)
 class _Ticket:
-    """Someone in this page waits for a stored window: callbacks and a future to resolve.
+    """Someone in this page waits for a window or a request.
 
-    A ticket outlives a failed attempt (its future settles, the window stays stored), so
-    that a later delivery in this page still calls ``on_ack`` (``onFlush``).
+    A window's ticket outlives a failed attempt (its future settles, the window stays
+    stored), so that a later delivery in this page still calls ``on_ack`` (``onFlush``).
     """
 
-    policy: RetryPolicy
     on_ack: Callable[[], None]
     on_error: Callable[[DeliveryError], None]
-    done: asyncio.Future[bool] = field(
+    done: asyncio.Future[DeliveryError | None] = field(
         default_factory=lambda: asyncio.get_event_loop().create_future()
     )
-    reported: bool = False  # onError was called for this window
 
-    def settle(self, delivered: bool) -> None:
+    def settle(self, error: DeliveryError | None) -> None:
         if not self.done.done():
-            self.done.set_result(delivered)
-
-    def fail(self, error: DeliveryError) -> None:
-        """One ``onError`` per window, however often it is tried again."""
-        if not self.reported:
-            self.reported = True
-            _safely(self.on_error, error)
-        self.settle(False)
+            self.done.set_result(error)
 
 
-def window_key(started_at_iso: str, run_id: str) -> str:
-    """Storage key of a window: its identity, and ISO times sort in time order."""
-    return f"{KEY_PREFIX}{started_at_iso}.{run_id}"
-
-
-def delivery_error(reply: Reply) -> DeliveryError:
-    """A readable error for a failed reply, with the server's error code when it sent one."""
-    if reply.status is None:
-        return DeliveryError(f"no answer from the server ({reply.body or 'network error'})")
-    code = message = None
-    try:
-        payload: Any = json.loads(reply.body) if reply.body else None
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            code = payload["error"].get("code")
-            message = payload["error"].get("message")
-    except ValueError:
-        pass
-    text = (
-        f"HTTP {reply.status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-    )
-    return DeliveryError(text, status=reply.status, code=code if isinstance(code, str) else None)
+_NOT_DELIVERED = DeliveryError("not delivered")
 
 
 class Outbox:
     """Serialized, durable delivery to the app server for one page."""
 
-    def __init__(self, transport: Transport, scheduler: Scheduler, storage: Storage) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        scheduler: Scheduler,
+        storage: Storage,
+        clock: Clock,
+        *,
+        base_url: str = "",
+    ) -> None:
         self._transport = transport
         self._scheduler = scheduler
         self._storage = storage
-        self._lock = asyncio.Lock()
+        self._clock = clock
+        self._lasting_key = LASTING_DEDUPE_PREFIX + base_url
+        self._queue = DeliveryQueue(lasting_dedupe=self._read(self._lasting_key) == "1")
         self._tickets: dict[str, _Ticket] = {}
         # Windows that could not be stored (storage full or disabled) still go out once.
         self._memory: dict[str, str] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self._idle: list[asyncio.Future[None]] = []
+        self._timer: TimerHandle | None = None
+        self._timer_at: int | None = None
+        self._requests = itertools.count()
 
-    # -- storing ---------------------------------------------------------------------------
-
-    def store(self, key: str, url: str, body: str) -> None:
-        record = json.dumps({"url": url, "body": body}, separators=(",", ":"))
-        try:
-            self._storage.set(key, record)
-        except Exception as exc:  # quota exceeded, storage disabled: keep it for this page
-            log.warning("tracker: could not store window %s: %s", key, exc)
-            self._memory[key] = record
-
-    def _load(self, key: str) -> tuple[str, str] | None:
-        record = self._memory.get(key)
-        if record is None:
-            try:
-                record = self._storage.get(key)
-            except Exception:
-                return None
-        if record is None:
-            return None
-        try:
-            data = json.loads(record)
-            url, body = data["url"], data["body"]
-            if isinstance(url, str) and isinstance(body, str):
-                return url, body
-        except (ValueError, KeyError, TypeError):
-            pass
-        log.warning("tracker: dropping unreadable stored window %s", key)
-        self._forget(key)
-        return None
-
-    def _forget(self, key: str) -> None:
-        self._memory.pop(key, None)
-        try:
-            self._storage.remove(key)
-        except Exception:
-            log.warning("tracker: could not remove stored window %s", key)
-
-    def pending_keys(self) -> list[str]:
-        try:
-            stored = [k for k in self._storage.list_keys() if k.startswith(KEY_PREFIX)]
-        except Exception:
-            stored = []
-        return sorted(set(stored) | set(self._memory))
-
-    # -- sending ---------------------------------------------------------------------------
+    # -- what the activity calls -----------------------------------------------------------
 
     def enqueue(
         self,
@@ -141,27 +96,29 @@ class Outbox:
         url: str,
         body: str,
         *,
+        ended_at: int,
         policy: RetryPolicy,
         on_ack: Callable[[], None],
         on_error: Callable[[DeliveryError], None],
     ) -> asyncio.Future[bool]:
-        """Store a window and have it delivered in order. The future says whether it was."""
-        self.store(key, url, body)
-        ticket = _Ticket(policy, on_ack, on_error)
+        """Store a window and have it delivered in order; the future says whether it was."""
+        ticket = _Ticket(on_ack, on_error)
         self._tickets[key] = ticket
-        # The loop keeps only weak references to tasks: hold it until it is done.
-        task = asyncio.ensure_future(self.drain())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return ticket.done
+        # What storage holds first: windows of other tabs and earlier loads go before it.
+        self._apply(self._queue.load(self._stored(), self._now()))
+        added = self._queue.add_window(
+            key, url, body, ended_at=ended_at, policy=policy, now=self._now()
+        )
+        self._apply(added)
+        return asyncio.ensure_future(self._delivered(ticket))
 
-    def send_now(self, key: str, url: str, body: str) -> None:
+    def send_now(self, key: str, url: str, body: str, *, ended_at: int) -> None:
         """Page exit (P1): store, then hand the window to the browser in this very task.
 
         ``sendBeacon`` gives no answer, so the window stays stored and is sent again later
         (P3); the ``fetch keepalive`` fallback removes it if the page lives to see the answer.
         """
-        self.store(key, url, body)
+        self._apply(self._queue.add_beaconed(key, url, body, ended_at=ended_at))
         try:
             if self._transport.beacon(url, body):
                 return
@@ -177,77 +134,162 @@ class Outbox:
         except Exception as exc:
             log.warning("tracker: keepalive fetch failed: %s", exc)
 
-    async def drain(self) -> None:
-        """Send every stored window, oldest first, until one cannot be delivered now."""
-        async with self._lock:
-            for key in self.pending_keys():
-                loaded = self._load(key)
-                ticket = self._tickets.pop(key, None)
-                if loaded is None:
-                    if ticket:
-                        ticket.settle(False)
-                    continue
-                url, body = loaded
-                error = await self._post(url, body, self._policy_for(ticket))
-                if error is None:
-                    self._forget(key)
-                    if ticket:
-                        _safely(ticket.on_ack)
-                        ticket.settle(True)
-                    continue
-                if not error.retryable:
-                    # P3: rejected for good (a 4xx other than 408/429): drop and report.
-                    log.warning("tracker: window %s rejected: %s", key, error)
-                    self._forget(key)
-                    if ticket:
-                        _safely(ticket.on_error, error)
-                        ticket.settle(False)
-                    continue
-                # The server is unreachable now: keep this and every later window stored,
-                # tell everyone waiting, and try again at the next flush or page load.
-                if ticket:
-                    self._tickets[key] = ticket
-                for waiting in self._tickets.values():
-                    waiting.fail(error)
-                return
-            # A window that is no longer stored was delivered by another tab of this origin
-            # (they share localStorage); nobody is left waiting for it here.
-            still_stored = set(self.pending_keys())
-            for key in [k for k in self._tickets if k not in still_stored]:
-                self._tickets.pop(key).settle(True)
-
-    def _policy_for(self, ticket: _Ticket | None) -> RetryPolicy:
-        """R1 for a window nobody here waits for (kept from an earlier failure or page load):
-        the retries of whoever is waiting behind it, since its failure stops their windows."""
-        if ticket is not None:
-            return ticket.policy
-        waiting = next(iter(self._tickets.values()), None)
-        return waiting.policy if waiting is not None else RetryPolicy()
-
     async def request(self, url: str, body: str, policy: RetryPolicy) -> None:
         """A one-off request (a completion) in the same queue, after the windows before it."""
-        await self.drain()
-        async with self._lock:
-            error = await self._post(url, body, policy)
+        key = f"request.{next(self._requests)}"
+        ticket = _Ticket(lambda: None, lambda _: None)
+        self._tickets[key] = ticket
+        self._apply(self._queue.load(self._stored(), self._now()))
+        self._apply(self._queue.add_request(key, url, body, policy=policy, now=self._now()))
+        error = await ticket.done
         if error is not None:
             raise error
 
-    async def _post(self, url: str, body: str, policy: RetryPolicy) -> DeliveryError | None:
-        """R1: the first try and ``policy.attempts`` retries of the identical body."""
-        error: DeliveryError | None = None
-        for attempt in range(policy.attempts + 1):
-            if attempt:
-                await self._scheduler.sleep(policy.delay(attempt - 1))
-            try:
-                reply = await self._transport.post(url, body)
-            except Exception as exc:  # a transport must not raise; if it does, it is no answer
-                reply = Reply(None, str(exc))
-            if reply.ok:
-                return None
-            error = delivery_error(reply)
-            if not error.retryable:
-                return error
-        return error
+    async def drain(self) -> None:
+        """Send every stored window, oldest first, until one cannot be delivered now (P3)."""
+        self._apply(self._queue.load(self._stored(), self._now()))
+        await self.idle()
+
+    async def idle(self) -> None:
+        """Until nothing is in flight and no retry is due."""
+        if self._queue.busy:
+            future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+            self._idle.append(future)
+            await future
+
+    def subject_seen(self, subject: str | None) -> None:
+        """The page learned who is signed in (a sign-in answer): windows of that user go."""
+        self._apply(self._queue.subject_seen(subject, self._now()))
+
+    # -- carrying out effects ---------------------------------------------------------------
+
+    def _apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Store(window=window):
+                    self._store(window)
+                case Send():
+                    self._spawn(self._post(effect))
+                case Wait(until=until):
+                    self._arm(until)
+                case Acknowledge(key=key):
+                    self._forget(key)
+                    ticket = self._tickets.pop(key, None)
+                    if ticket:
+                        _safely(ticket.on_ack)
+                        ticket.settle(None)
+                case Forget(key=key, reason=reason):
+                    log.warning("tracker: dropping window %s: %s", key, reason)
+                    self._forget(key)
+                    ticket = self._tickets.pop(key, None)
+                    if ticket:
+                        ticket.settle(_NOT_DELIVERED)
+                case ReportError(key=key, error=error):
+                    ticket = self._tickets.get(key)
+                    if ticket:
+                        _safely(ticket.on_error, error)
+                case Settled(key=key, delivered=delivered, error=error):
+                    ticket = self._tickets.get(key)
+                    if ticket is None:
+                        continue
+                    if delivered or key.startswith("request."):
+                        del self._tickets[key]
+                    ticket.settle(None if delivered else error or _NOT_DELIVERED)
+                case RememberLastingDedupe():
+                    self._write(self._lasting_key, "1")
+        if not self._queue.busy:
+            waiting, self._idle = self._idle, []
+            for future in waiting:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _post(self, send: Send) -> None:
+        if send.stored and self._load(send.key) is None:
+            self._apply(self._queue.vanished(send.key, self._now()))
+            return
+        try:
+            reply = await self._transport.post(send.url, send.body)
+        except Exception as exc:  # a transport must not raise; if it does, it is no answer
+            reply = Reply(None, str(exc))
+        self._apply(self._queue.reply(send.key, reply, self._now()))
+
+    def _arm(self, until: int) -> None:
+        """The one timer delivery needs: the next retry (R1) or the end of a Retry-After."""
+        if self._timer is not None and self._timer_at is not None and self._timer_at <= until:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = until
+
+        def fire() -> None:
+            self._timer = self._timer_at = None
+            self._apply(self._queue.tick(self._now()))
+
+        self._timer = self._scheduler.call_later(max(0, until - self._now()), fire)
+
+    def _spawn(self, coroutine: Any) -> None:
+        # The loop keeps only weak references to tasks: hold it until it is done.
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _delivered(self, ticket: _Ticket) -> bool:
+        return await ticket.done is None
+
+    def _now(self) -> int:
+        """Epoch ms from the monotonic clock (T3): the queue's time line."""
+        return self._clock.time_origin + self._clock.now()
+
+    # -- storage, best effort ----------------------------------------------------------------
+
+    def _store(self, window: StoredWindow) -> None:
+        record = window.record()
+        try:
+            self._storage.set(window.key, record)
+        except Exception as exc:  # quota exceeded, storage disabled: keep it for this page
+            log.warning("tracker: could not store window %s: %s", window.key, exc)
+            self._memory[window.key] = record
+
+    def _load(self, key: str) -> str | None:
+        record = self._memory.get(key)
+        return record if record is not None else self._read(key)
+
+    def _stored(self) -> list[StoredWindow]:
+        try:
+            keys = [k for k in self._storage.list_keys() if k.startswith(KEY_PREFIX)]
+        except Exception:
+            keys = []
+        windows: list[StoredWindow] = []
+        for key in sorted(set(keys) | set(self._memory)):
+            record = self._load(key)
+            if record is None:
+                continue
+            window = parse_record(key, record)
+            if window is None:
+                log.warning("tracker: dropping unreadable stored window %s", key)
+                self._forget(key)
+                continue
+            windows.append(window)
+        return windows
+
+    def _forget(self, key: str) -> None:
+        self._memory.pop(key, None)
+        try:
+            self._storage.remove(key)
+        except Exception:
+            log.warning("tracker: could not remove stored window %s", key)
+
+    def _read(self, key: str) -> str | None:
+        try:
+            return self._storage.get(key)
+        except Exception:
+            return None
+
+    def _write(self, key: str, value: str) -> None:
+        try:
+            self._storage.set(key, value)
+        except Exception:
+            log.warning("tracker: could not write %s", key)
 
 
 def _safely(callback: Callable[..., Any], *args: Any) -> None:

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -36,14 +36,20 @@ class Scheduler(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An HTTP answer. ``status`` is ``None`` when the request got no answer at all."""
+    """An HTTP answer. ``status`` is ``None`` when the request got no answer at all.
+    ``headers``: those of ``REPLY_HEADERS`` the answer carried, names in lower case."""
 
     status: int | None
     body: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+# The answer headers delivery acts on (identity tag, lasting dedupe, 429 back-off).
+REPLY_HEADERS = ("x-tracker-subject", "x-tracker-dedupe", "retry-after")
 
 
 class Transport(Protocol):

@@ -6,6 +6,7 @@ on every field name and unit. Numbers are strict here: the wire rejects ``1.0`` 
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any
 
@@ -24,13 +25,14 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 from .course import CourseSelector
 from .models import (
     MAX_SAFE_INTEGER,
+    CompletionData,
     DisplayName,
     Number,
     Percent,
     RunId,
     check_question_pair,
 )
-from .timefmt import epoch_ms_from_iso
+from .timefmt import epoch_ms_from_iso, iso_from_epoch_ms
 from .validation import FieldValueError, WireModel, is_lenient
 
 HEARTBEAT_PATH = "/activity/heartbeat"
@@ -136,3 +138,69 @@ class SubmitBody(WireModel):
 def dump(body: WireModel) -> dict[str, Any]:
     """The JSON object of a body: camelCase keys, absent optionals left out."""
     return body.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# -- the client's bodies, built once, from the same models the server validates with ----------
+
+
+def compact_json(body: WireModel) -> str:
+    """The body as the tracker sends it: compact, and byte-identical on every resend."""
+    return json.dumps(dump(body), separators=(",", ":"), ensure_ascii=False)
+
+
+def heartbeat_json(
+    *,
+    activity_id: str,
+    name: str,
+    course: CourseSelector,
+    run_id: str,
+    started_at: int,
+    ended_at: int,
+    elapsed_ms: int,
+    paused_ms: int,
+) -> str:
+    """wire §1 heartbeat; times are epoch ms (from the monotonic clock, T3)."""
+    body = HeartbeatBody(
+        id=activity_id,
+        name=name,
+        course=course,
+        run_id=run_id,
+        started_at=iso_from_epoch_ms(started_at),
+        ended_at=iso_from_epoch_ms(ended_at),
+        elapsed_ms=elapsed_ms,
+        paused_ms=paused_ms,
+    )
+    return compact_json(body)
+
+
+def submit_json(
+    *,
+    activity_id: str,
+    name: str,
+    course: CourseSelector,
+    run_id: str,
+    ended_at_iso: str,
+    completion: CompletionData,
+    process: bool,
+) -> str:
+    """wire §1 submit of ``end(data)``; ``process: false`` is sent as given (issue 9)."""
+    override = completion.time
+    body = SubmitBody(
+        id=activity_id,
+        name=name,
+        course=course,
+        run_id=run_id,
+        ended_at=ended_at_iso,
+        metrics=SubmitMetrics(
+            xp_earned=completion.xp_earned,
+            total_questions=completion.total_questions,
+            correct_questions=completion.correct_questions,
+            mastered_units=completion.mastered_units,
+        ),
+        pct_complete=completion.pct_complete,
+        process=process,
+        time=None
+        if override is None
+        else SubmitTime(active_ms=override.active, inactive_ms=override.inactive),
+    )
+    return compact_json(body)

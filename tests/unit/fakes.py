@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tracker.config import AppConfig
+from tracker.outbox import LASTING_DEDUPE_PREFIX
+from tracker.page_tracker import DEFAULT_BASE, Tracker
 from tracker.ports import Reply
-from tracker.runtime import Tracker
 
 T = TypeVar("T")
 ORIGIN = 1_769_508_000_000  # 2026-01-27T10:00:00.000Z
@@ -110,8 +111,23 @@ class FakeServer:
         self.windows: dict[tuple[str, str], dict[str, Any]] = {}
         self.completions: list[dict[str, Any]] = []
         self.keepalive_replies: list[Callable[[], None]] = []
+        # Like this project's server: its dedupe never forgets (contract item 4).
+        self.lasting_dedupe = True
+        self.subject: str | None = None  # the X-Tracker-Subject of every answer
+
+    def _headers(self, url: str) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.lasting_dedupe and url.endswith("/activity/heartbeat"):
+            headers["x-tracker-dedupe"] = "lasting"
+        if self.subject is not None:
+            headers["x-tracker-subject"] = self.subject
+        return headers
 
     def _receive(self, url: str, body: str) -> Reply:
+        reply = self._answer(url, body)
+        return Reply(reply.status, reply.body, self._headers(url))
+
+    def _answer(self, url: str, body: str) -> Reply:
         data = json.loads(body)
         if url.endswith("/activity/heartbeat"):
             key = (data["runId"], data["startedAt"])
@@ -136,7 +152,9 @@ class FakeServer:
             if self.fail_next or failures:
                 status = (failures or self.fail_next).pop(0)
                 body_text = json.dumps({"error": {"code": "X", "message": "scripted"}})
-                return Reply(status, body_text if status else "network error")
+                if status is None:
+                    return Reply(None, "network error")
+                return Reply(status, body_text, self._headers(url))
             return self._receive(url, body)
         finally:
             self.in_flight -= 1
@@ -182,6 +200,11 @@ class FakeStorage:
     def list_keys(self) -> list[str]:
         return list(self.data)
 
+    @property
+    def windows(self) -> dict[str, str]:
+        """The kept windows (P3), without the tracker's other flags."""
+        return {k: v for k, v in self.data.items() if k.startswith("timeback.window.")}
+
 
 class FakePage:
     def __init__(self, hidden: bool = False) -> None:
@@ -223,11 +246,16 @@ class Env:
         config: AppConfig | None = None,
         storage: FakeStorage | None = None,
         start_at: int = 1000,
+        knows_server: bool = True,
     ) -> None:
         self.clock = FakeClock(start_at)
         self.scheduler = FakeScheduler(self.clock)
         self.server = FakeServer(self.clock)
         self.storage = storage or FakeStorage()
+        # An earlier page load met this server and its lasting dedupe (contract item 4);
+        # the 5-minute horizon of an unknown server has its own table tests.
+        if knows_server:
+            self.storage.data.setdefault(LASTING_DEDUPE_PREFIX + DEFAULT_BASE, "1")
         self.page = FakePage(hidden)
         self.tracker = Tracker(
             clock=self.clock,
@@ -285,7 +313,10 @@ class Env:
 
     def reload(self) -> Env:
         """A new page load of the same origin: same storage and server, fresh everything else."""
-        other = Env(storage=self.storage, start_at=0, config=self.tracker.config)
+        # The storage says what the earlier load learned about the server.
+        other = Env(
+            storage=self.storage, start_at=0, config=self.tracker.config, knows_server=False
+        )
         other.server = self.server
         other.server._clock = other.clock
         other.tracker.outbox._transport = other.server

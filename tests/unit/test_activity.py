@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from tracker.config import parse_config
+from tracker.delivery import KEY_PREFIX
 from tracker.errors import (
     ActivityAlreadyRunningError,
     DeliveryError,
     TrackerValidationError,
     UnknownCourseError,
 )
-from tracker.outbox import KEY_PREFIX
 
 from .fakes import BASE_PARAMS, ORIGIN, Env
 
@@ -379,7 +379,7 @@ async def test_p3_windows_kept_while_server_is_down_and_sent_in_order_later() ->
     assert len(env.server.heartbeats) == 4
     starts = [h["startedAt"] for h in env.server.heartbeats]
     assert starts == sorted(starts)
-    assert env.storage.data == {}
+    assert env.storage.windows == {}
 
 
 async def test_p3_next_page_load_delivers_what_the_last_one_left() -> None:
@@ -388,11 +388,11 @@ async def test_p3_next_page_load_delivers_what_the_last_one_left() -> None:
     env.server.down = True
     await env.advance(35_000)
     env.page_hide()  # beacon while down: unknown fate, kept
-    assert len(env.storage.data) == 3
+    assert len(env.storage.windows) == 3
     env.server.down = False
     next_page = env.reload()
     await next_page.tracker.resend_stored()
-    assert env.storage.data == {}
+    assert env.storage.windows == {}
     assert sum(h["elapsedMs"] for h in env.server.heartbeats) == 35_000
 
 
@@ -401,7 +401,7 @@ async def test_p3_a_rejected_window_is_dropped_and_reported() -> None:
     env.tracker.start(calls.params())
     env.server.fail_next = [422]
     await env.advance(15_000)
-    assert env.storage.data == {}
+    assert env.storage.windows == {}
     assert calls.kinds() == ["error"]
 
 
@@ -411,9 +411,9 @@ async def test_p3_408_and_429_are_kept_for_later(status: int) -> None:
     env.tracker.start(BASE_PARAMS)
     env.server.fail_next = [status]
     await env.advance(15_000)
-    assert len(env.storage.data) == 1
+    assert len(env.storage.windows) == 1
     await env.advance(15_000)
-    assert len(env.server.heartbeats) == 2 and env.storage.data == {}
+    assert len(env.server.heartbeats) == 2 and env.storage.windows == {}
 
 
 async def test_p3_resend_is_byte_identical_and_deduplicated() -> None:
@@ -427,7 +427,7 @@ async def test_p3_resend_is_byte_identical_and_deduplicated() -> None:
     await next_page.tracker.resend_stored()
     beacon, resend = env.server.requests
     assert beacon.body == resend.body
-    assert len(env.server.heartbeats) == 1 and env.storage.data == {}
+    assert len(env.server.heartbeats) == 1 and env.storage.windows == {}
 
 
 async def test_storage_failure_does_not_lose_the_window_for_this_page() -> None:
@@ -444,7 +444,7 @@ async def test_corrupt_stored_entry_is_dropped_not_fatal() -> None:
     env.tracker.start(BASE_PARAMS)
     await env.advance(15_000)
     assert len(env.server.heartbeats) == 1
-    assert env.storage.data == {}
+    assert env.storage.windows == {}
 
 
 # -- P1 / P2: page exit and restore ---------------------------------------------------------
@@ -468,9 +468,9 @@ async def test_p1_refused_beacon_falls_back_to_keepalive_fetch() -> None:
     await env.advance(9_000)
     env.page_hide()
     assert [r.via for r in env.server.requests] == ["beacon", "keepalive"]
-    assert len(env.storage.data) == 1
+    assert len(env.storage.windows) == 1
     env.server.keepalive_replies[0]()  # the page lived to see the answer
-    assert env.storage.data == {}
+    assert env.storage.windows == {}
 
 
 async def test_flush_on_page_hide_false_sends_nothing_at_page_hide() -> None:
@@ -532,6 +532,37 @@ async def test_end_with_completion_sends_the_exact_submit_body_after_the_last_wi
         '"metrics":{"xpEarned":8,"totalQuestions":10,"correctQuestions":8,"masteredUnits":1},'
         '"pctComplete":67,"process":true}'
     )
+
+
+@pytest.mark.parametrize("process", [False, True])
+async def test_start_process_is_sent_in_the_submit_body(process: bool) -> None:
+    """Issue 9: start({process: false}) is accepted and sent as given."""
+    env = Env()
+    activity = env.tracker.start({**BASE_PARAMS, "process": process})
+    await activity.end({"xpEarned": 1})
+    assert env.server.completions[0]["process"] is process
+
+
+def test_start_process_must_be_a_boolean() -> None:
+    env = Env()
+    with pytest.raises(TrackerValidationError) as caught:
+        env.tracker.start({**BASE_PARAMS, "process": "no"})
+    assert caught.value.field == "process"
+
+
+async def test_the_bodies_sent_are_the_ones_the_server_validates() -> None:
+    """Wire bodies are built once, from the models the server reads them with."""
+    from tracker.wire import HeartbeatBody, SubmitBody
+
+    env = Env()
+    activity = env.tracker.start(BASE_PARAMS)
+    await env.advance(15_000)
+    await activity.end({"xpEarned": 2.5, "time": {"active": 1000}})
+    heartbeat, submit = env.server.requests
+    HeartbeatBody.model_validate_json(heartbeat.body)
+    assert SubmitBody.model_validate_json(submit.body).time is not None
+    assert submit.json["time"] == {"activeMs": 1000}
+    assert submit.json["metrics"] == {"xpEarned": 2.5}
 
 
 async def test_end_accepts_python_spelling() -> None:
@@ -753,4 +784,4 @@ async def test_r1_a_kept_window_resent_at_the_next_flush_gets_the_activitys_retr
     assert calls.kinds() == ["error", "flush", "flush"]
     statuses = [r.at - 16_000 for r in env.server.requests]
     assert statuses == [0, 50, 100, 15_000, 15_050, 15_050]
-    assert len(env.server.heartbeats) == 2 and env.storage.data == {}
+    assert len(env.server.heartbeats) == 2 and env.storage.windows == {}

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tracker.outbox import KEY_PREFIX, Outbox, delivery_error
+from tracker.delivery import KEY_PREFIX
+from tracker.outbox import LASTING_DEDUPE_PREFIX, Outbox
 from tracker.ports import Reply
 from tracker.retry import RetryPolicy
 
@@ -53,7 +52,7 @@ async def test_transport_that_raises_counts_as_no_answer() -> None:
     env.server.post = broken  # type: ignore[method-assign]
     await env.advance(15_000)
     assert errors and errors[0].status is None
-    assert len(env.storage.data) == 1  # kept for later
+    assert len(env.storage.windows) == 1  # kept for later
 
 
 async def test_beacon_and_keepalive_that_raise_leave_the_window_stored() -> None:
@@ -74,7 +73,7 @@ async def test_stored_record_of_the_wrong_shape_is_dropped() -> None:
     env = Env()
     env.storage.data[KEY_PREFIX + "2000-01-01T00:00:00.000Z.x"] = '{"url": 1, "body": 2}'
     await env.tracker.resend_stored()
-    assert env.storage.data == {} and env.server.requests == []
+    assert env.storage.windows == {} and env.server.requests == []
 
 
 async def test_a_window_removed_by_another_tab_is_skipped() -> None:
@@ -85,6 +84,7 @@ async def test_a_window_removed_by_another_tab_is_skipped() -> None:
         KEY_PREFIX + "k",
         "/u",
         "{}",
+        ended_at=0,
         policy=RetryPolicy(),
         on_ack=lambda: None,
         on_error=errors.append,
@@ -94,17 +94,38 @@ async def test_a_window_removed_by_another_tab_is_skipped() -> None:
     assert done.result() is True and errors == []
 
 
-@pytest.mark.parametrize(
-    ("reply", "text"),
-    [
-        (Reply(None, ""), "no answer from the server (network error)"),
-        (Reply(500, "<html>oops"), "HTTP 500"),
-        (
-            Reply(400, '{"error": {"code": "INVALID_PAYLOAD", "message": "elapsedMs: bad"}}'),
-            "HTTP 400 INVALID_PAYLOAD: elapsedMs: bad",
-        ),
-        (Reply(404, '["not", "an", "object"]'), "HTTP 404"),
-    ],
-)
-def test_delivery_errors_are_readable(reply: Reply, text: str) -> None:
-    assert str(delivery_error(reply)) == text
+async def test_401_keeps_the_window_reports_once_and_a_sign_in_sends_it() -> None:
+    """Contract item 3, through the driver: kept, one onError, sent after the sign-in."""
+    env = Env()
+    errors: list[Any] = []
+    env.tracker.start({**BASE_PARAMS, "onError": lambda e, c: errors.append(e)})
+    env.server.fail_next = [401]
+    await env.advance(30_000)  # two windows: the first refused, the second held back
+    assert [e.status for e in errors] == [401]
+    assert len(env.storage.windows) == 2 and env.server.heartbeats == []
+    env.tracker.outbox.subject_seen("a1b2c3d4e5f60718")
+    await env.settle()
+    assert len(env.server.heartbeats) == 2 and env.storage.windows == {}
+
+
+async def test_the_lasting_dedupe_header_is_remembered_for_the_next_page_load() -> None:
+    env = Env(knows_server=False)
+    flag = LASTING_DEDUPE_PREFIX + "/api/timeback"
+    env.tracker.start(BASE_PARAMS)
+    await env.advance(15_000)
+    assert env.storage.data[flag] == "1"
+
+
+async def test_without_lasting_dedupe_a_window_kept_past_the_horizon_is_dropped() -> None:
+    """Contract item 4: an unknown server's dedupe forgets after 5 minutes."""
+    env = Env(knows_server=False)
+    env.server.lasting_dedupe = False
+    env.tracker.start(BASE_PARAMS)
+    env.server.down = True
+    await env.advance(15_000)
+    assert len(env.storage.windows) == 1
+    later = env.reload()
+    later.clock._origin += 6 * 60_000  # the next load comes 6 minutes later
+    env.server.down = False
+    await later.tracker.resend_stored()
+    assert later.storage.windows == {} and env.server.heartbeats == []

@@ -114,7 +114,7 @@ async def run_timeline(seed: int, steps: int, max_gap: int, hidden_timeout: int 
 
 def check_invariants(env: Env, expected_active: int, timeout: int) -> None:
     windows = sorted(env.server.heartbeats, key=lambda w: w["startedAt"])
-    assert env.storage.data == {}, "every stored window was delivered"
+    assert env.storage.windows == {}, "every stored window was delivered"
     # No window counted twice: the server saw each identity once, and the sum is exact.
     assert sum(w["elapsedMs"] for w in windows) == expected_active
     for window in windows:

@@ -14,7 +14,7 @@ from pyodide.ffi import JsException
 from ..activity import Activity
 from ..config import AppConfig, parse_config
 from ..errors import TrackerError
-from ..runtime import DEFAULT_BASE, Tracker
+from ..page_tracker import DEFAULT_BASE, Tracker
 from .clock import PerformanceClock
 from .page import DocumentEvents
 from .storage import LocalStorage

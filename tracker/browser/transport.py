@@ -9,7 +9,7 @@ from typing import Any
 import js
 from pyodide.ffi import JsException, to_js
 
-from ..ports import Reply
+from ..ports import REPLY_HEADERS, Reply
 
 _JSON = "application/json"
 # Sends are serialized (W6): a request that hangs would hold back every later window, so
@@ -31,6 +31,13 @@ def _options(body: str, *, keepalive: bool = False) -> Any:
     return to_js(options, dict_converter=js.Object.fromEntries)
 
 
+def _headers(response: Any) -> dict[str, str]:
+    """The answer headers delivery acts on (identity tag, lasting dedupe, Retry-After)."""
+    # has() first: get() answers JavaScript null for a missing header, which is not None.
+    headers = response.headers
+    return {name: str(headers.get(name)) for name in REPLY_HEADERS if headers.has(name)}
+
+
 class FetchTransport:
     def __init__(self) -> None:
         self._pending: set[asyncio.Future[None]] = set()
@@ -41,7 +48,7 @@ class FetchTransport:
             text = await response.text()
         except JsException as exc:  # network error, server down, CORS: no answer at all
             return Reply(None, str(exc))
-        return Reply(int(response.status), str(text))
+        return Reply(int(response.status), str(text), _headers(response))
 
     def beacon(self, url: str, body: str) -> bool:
         # A Blob carries the JSON content type; a plain string would be sent as text/plain.

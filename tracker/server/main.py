@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from ..errors import TrackerError
 from .auth import SessionAuth, load_secret
 from .headers import SecurityHeaders
 from .pipeline import now_ms
@@ -96,32 +94,3 @@ def _bundle(folder: Path) -> ASGIApp:
     if not folder.is_dir():
         log.warning("bundle folder %s does not exist yet: run `tracker build`", folder)
     return BundleFiles(directory=folder, check_dir=False)
-
-
-def serve(args: argparse.Namespace, *, demo: ASGIApp | None = None) -> int:
-    import uvicorn
-
-    try:
-        site, server = build_site(args, demo=demo)
-    except TrackerError as exc:
-        print(f"tracker {args.command if 'command' in args else 'serve'}: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"tracker: http://{args.host}:{args.port}{API_PREFIX} "
-        f"(sink {server.settings.sink}, database {server.settings.database})",
-        file=sys.stderr,
-    )
-    try:
-        uvicorn.run(site, host=args.host, port=args.port, log_level="info")
-    finally:
-        server.close()
-    return 0
-
-
-def demo(args: argparse.Namespace) -> int:
-    """The demo site is issue 5; until it lands this serves the API and the bundle."""
-    print(
-        "tracker demo: the demo site is not built yet; serving the API and the bundle only",
-        file=sys.stderr,
-    )
-    return serve(args)

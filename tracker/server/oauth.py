@@ -40,7 +40,6 @@ class TokenSource:
         self._token: str | None = None
         self._valid_until = 0.0
         self._lock = anyio.Lock()
-        self.fetches = 0
 
     def drop(self) -> None:
         self._token = None
@@ -57,7 +56,6 @@ class TokenSource:
             return token
 
     async def _fetch(self) -> tuple[str, float]:
-        self.fetches += 1
         try:
             response = await self._client.post(
                 self._url, auth=self._auth, data={"grant_type": "client_credentials"}

@@ -53,9 +53,6 @@ def retry_after_s(value: str | None, *, now: float | None = None) -> float | Non
 
 
 class CaliperSink:
-    name = "caliper"
-    forwards = True
-
     def __init__(
         self,
         store: Store,

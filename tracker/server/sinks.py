@@ -11,10 +11,6 @@ from typing import Protocol
 
 
 class Sink(Protocol):
-    name: str
-    # True: the store queues each new event in the outbox table for this sink.
-    forwards: bool
-
     def notify(self) -> None:
         """New events were committed."""
 
@@ -27,9 +23,6 @@ class Sink(Protocol):
 
 class EmbeddedSink:
     """The default: the SQLite store holds every event; nothing leaves the process."""
-
-    name = "embedded"
-    forwards = False
 
     def notify(self) -> None:
         return None

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .activity import Activity
+from .activity import Activity, ActivityPorts
 from .config import AppConfig
 from .errors import ActivityAlreadyRunningError
 from .models import StartParams
 from .outbox import Outbox
 from .ports import Clock, PageEvents, Scheduler, Storage, Transport
 from .validation import validate
+from .wire import HEARTBEAT_PATH, SUBMIT_PATH
 
 DEFAULT_BASE = "/api/timeback"
 
@@ -37,7 +38,7 @@ class Tracker:
         self.page = page
         self.base_url = base_url.rstrip("/")
         self.config = config
-        self.outbox = Outbox(transport, scheduler, storage)
+        self.outbox = Outbox(transport, scheduler, storage, clock, base_url=self.base_url)
         self._current: Activity | None = None
 
     @property
@@ -76,11 +77,20 @@ class Tracker:
             self.config.find_course(parsed.course)  # raises UnknownCourseError
         run_id = parsed.run_id or str(uuid.uuid4())
         started = self.clock.now() if called_at is None else min(called_at, self.clock.now())
-        activity = Activity(self, parsed, run_id, started, visibility_history)
+        ports = ActivityPorts(
+            clock=self.clock,
+            scheduler=self.scheduler,
+            page=self.page,
+            outbox=self.outbox,
+            heartbeat_url=self.url(HEARTBEAT_PATH),
+            submit_url=self.url(SUBMIT_PATH),
+            on_ended=self._ended,
+        )
+        activity = Activity(ports, parsed, run_id, started, visibility_history)
         self._current = activity
         return activity
 
-    def activity_ended(self, activity: Activity) -> None:
+    def _ended(self, activity: Activity) -> None:
         if self._current is activity:
             self._current = None
 
