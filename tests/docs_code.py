@@ -16,8 +16,8 @@ or the default of its language. Modes:
   ``pyscript``: Python run in a PyScript page there (inside the ``pyscript-host`` HTML block
   of the same file, if it has one, in place of its ``...``); ``bundled``: an app's module that the
   front-end example tests build and run (tests/e2e/test_frontend_hooks.py).
-- ``not-run``: shell commands, listings and server configuration, for languages that are
-  not code the tests can run (sh, text, nginx, no language) only.
+- ``not-run``: shell commands, listings, diagrams and server configuration, for languages
+  that are not code the tests can run (sh, text, nginx, mermaid, no language) only.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ DEFAULT_MODES = {
     "sh": "not-run",
     "text": "not-run",
     "nginx": "not-run",
+    "mermaid": "not-run",
     "": "not-run",
 }
-NOT_RUN_LANGUAGES = {"sh", "text", "nginx", ""}
+NOT_RUN_LANGUAGES = {"sh", "text", "nginx", "mermaid", ""}
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def registry() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+    server.server_close()
 
 
 def test_tarball_url_comes_from_the_registrys_metadata(
@@ -82,10 +83,12 @@ def test_a_registry_that_never_answers_fails_within_the_timeout(
     silent.listen(8)
     monkeypatch.setenv("TRACKER_NPM_REGISTRY", f"http://127.0.0.1:{silent.getsockname()[1]}/")
     started = time.monotonic()
-    with pytest.raises(BuildError, match=r"cannot reach http://127\.0\.0\.1:\d+ \(no answer"):
-        npm_tarball_url("pyodide", "314.0.7", timeout=0.5)
+    try:
+        with pytest.raises(BuildError, match=r"cannot reach http://127\.0\.0\.1:\d+ \(no answer"):
+            npm_tarball_url("pyodide", "314.0.7", timeout=0.5)
+    finally:
+        silent.close()
     assert time.monotonic() - started < 5
-    silent.close()
 
 
 def test_a_closed_port_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
