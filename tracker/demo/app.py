@@ -20,21 +20,27 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from ..server.app import api_endpoint
 from ..server.auth import SessionAuth
-from ..server.errors import UNAUTHORIZED, ApiError, invalid, json_response
-from ..server.guards import check_origin, read_json
+from ..server.errors import (
+    ERROR_HANDLERS,
+    UNAUTHORIZED,
+    ApiError,
+    ErrorBoundary,
+    invalid,
+    json_response,
+)
+from ..server.guards import JsonBodies, json_body
 from ..server.pipeline import now_ms
 from ..server.server import TimebackServer
 from ..server.static import BundleFiles
@@ -49,6 +55,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 # below 80 % accuracy, a unit mastered at 90 % or more.
 XP_MIN_ACCURACY = 0.8
 MASTERY = 0.9
+API = "/demo/api"
+RUN_PATH = f"{API}/lessons/{{lesson}}/run"
+# {"step", "answers"} of a lesson of a few parts.
+RUN_BODY_LIMIT = 16 * 1024
 
 
 def xp_for(active_ms: int, correct: int, total: int) -> int:
@@ -77,30 +87,24 @@ class DemoSite:
         self.catalogue = Catalogue.load(web)
         self._server: TimebackServer | None = None
         self._stories: dict[str, dict[str, Any]] = {}
-        api = "/demo/api"
+        api = API
+        # The origin check of the POST/PUT routes is the site's (tracker.server.main).
         self.app = Starlette(
             routes=[
-                Route(f"{api}/session", self._endpoint(self.session), methods=["GET"]),
-                Route(f"{api}/dashboard", self._endpoint(self.dashboard), methods=["GET"]),
-                Route(f"{api}/events", self._endpoint(self.events), methods=["GET"]),
-                Route(f"{api}/runs", self._endpoint(self.runs), methods=["GET"]),
-                Route(
-                    f"{api}/lessons/{{lesson}}/run",
-                    self._endpoint(self.run),
-                    methods=["GET", "PUT"],
-                ),
-                Route(
-                    f"{api}/lessons/{{lesson}}/run/restart",
-                    self._endpoint(self.restart),
-                    methods=["POST"],
-                ),
-                Route(
-                    f"{api}/lessons/{{lesson}}/complete",
-                    self._endpoint(self.complete),
-                    methods=["POST"],
-                ),
+                Route(f"{api}/session", self.session, methods=["GET"]),
+                Route(f"{api}/dashboard", self.dashboard, methods=["GET"]),
+                Route(f"{api}/events", self.events, methods=["GET"]),
+                Route(f"{api}/runs", self.runs, methods=["GET"]),
+                Route(RUN_PATH, self.run, methods=["GET", "PUT"]),
+                Route(f"{RUN_PATH}/restart", self.restart, methods=["POST"]),
+                Route(f"{api}/lessons/{{lesson}}/complete", self.complete, methods=["POST"]),
                 Mount("/", app=PageFiles(directory=web, html=True)),
-            ]
+            ],
+            middleware=[
+                Middleware(ErrorBoundary),
+                Middleware(JsonBodies, limit=RUN_BODY_LIMIT, routes=[("PUT", RUN_PATH)]),
+            ],
+            exception_handlers=dict(ERROR_HANDLERS),
         )
 
     def bind(self, server: TimebackServer) -> None:
@@ -129,12 +133,6 @@ class DemoSite:
         self.state.close()
 
     # -- helpers -----------------------------------------------------------------------
-
-    @staticmethod
-    def _endpoint(
-        handler: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        return api_endpoint(handler)
 
     def _email(self, request: Request) -> str:
         email = self.auth.get_email(request)
@@ -206,8 +204,7 @@ class DemoSite:
         if request.method == "GET":
             found = await self.state.avisit(email, lesson.id)
             return json_response(200, self._run_json(lesson, found), NO_STORE)
-        check_origin(request, self.server.settings.allowed_origins)
-        body = await read_json(request, 16 * 1024)
+        body = json_body(request)
         parts = len(self._story(lesson)["parts"])
         if not isinstance(body, dict):
             raise invalid("body", "must be an object")
@@ -226,7 +223,6 @@ class DemoSite:
         return json_response(200, self._run_json(lesson, saved), NO_STORE)
 
     async def restart(self, request: Request) -> Response:
-        check_origin(request, self.server.settings.allowed_origins)
         email = self._email(request)
         lesson = self._lesson(request, stateful=True)
         await self.state.arestart(email, lesson.id)
@@ -235,7 +231,6 @@ class DemoSite:
     async def complete(self, request: Request) -> Response:
         """The server completes the run: score from the saved answers, XP from the active
         minutes the server itself saw for this run, then ``activity.record()``."""
-        check_origin(request, self.server.settings.allowed_origins)
         email = self._email(request)
         lesson = self._lesson(request, stateful=True)
         found = await self.state.aget(email, lesson.id)

@@ -11,16 +11,17 @@ import secrets
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import TrackerError
 from ..validation import WireModel, validate
-from .app import api_endpoint
 from .caliper import normalize_email
-from .errors import json_response
-from .guards import check_origin, read_json
+from .errors import ERROR_HANDLERS, ErrorBoundary, json_response
+from .guards import JsonBodies, OriginGuard, json_body
 from .identity import is_email
 from .private_files import write_new_private
 from .record import Email
@@ -30,6 +31,8 @@ SECRET_ENV = "TRACKER_SESSION_SECRET"
 SECRET_FILE = "session-secret"
 # A cookie signed with less than 32 characters of key can be brute-forced or guessed.
 MIN_SECRET_LENGTH = 32
+# {"email": ...} is at most a few hundred bytes.
+LOGIN_BODY_LIMIT = 4096
 
 
 class LoginBody(WireModel):
@@ -103,8 +106,7 @@ class SessionAuth:
         return self._signer.dumps(normalize_email(email))
 
     async def login(self, request: Request) -> Response:
-        check_origin(request, self.allowed_origins)
-        body = validate(LoginBody, await read_json(request, 4096))
+        body = validate(LoginBody, json_body(request))
         response = json_response(200, {"email": body.email})
         response.set_cookie(
             COOKIE,
@@ -118,13 +120,22 @@ class SessionAuth:
         return response
 
     async def logout(self, request: Request) -> Response:
-        check_origin(request, self.allowed_origins)
         response = Response(status_code=204)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
-    def routes(self, prefix: str = "/auth") -> list[Route]:
-        return [
-            Route(f"{prefix}/login", api_endpoint(self.login), methods=["POST"]),
-            Route(f"{prefix}/logout", api_endpoint(self.logout), methods=["POST"]),
-        ]
+    def app(self) -> Starlette:
+        """``POST /login`` and ``POST /logout``, to mount at ``/auth``."""
+        return Starlette(
+            routes=[
+                Route("/login", self.login, methods=["POST"]),
+                Route("/logout", self.logout, methods=["POST"]),
+            ],
+            middleware=[
+                Middleware(ErrorBoundary),
+                # Every method: a foreign page must not sign a browser in or out (CSRF).
+                Middleware(OriginGuard, allowed_origins=self.allowed_origins),
+                Middleware(JsonBodies, limit=LOGIN_BODY_LIMIT, routes=[("POST", "/login")]),
+            ],
+            exception_handlers=dict(ERROR_HANDLERS),
+        )

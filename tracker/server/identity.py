@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from .caliper import normalize_email
+from .errors import UNAUTHORIZED, ApiError
 
 # A sync or async callable: request -> email, or None when nobody is signed in.
 GetEmail = Callable[[Request], "str | Awaitable[str | None] | None"]
@@ -48,6 +49,26 @@ async def resolve_email(hook: GetEmail, request: Request) -> str | None:
     if not is_email(result):
         raise IdentityHookError(f"get_email returned {type(result).__name__}, not an email")
     return normalize_email(result)
+
+
+class Identity:
+    """The identity resolver the routes receive: the signed-in user's normalised email.
+
+    Emails are normalised here, once, at the edge; everything behind it compares them as is.
+    """
+
+    def __init__(self, get_email: GetEmail) -> None:
+        self.get_email = get_email
+
+    async def email(self, request: Request) -> str | None:
+        return await resolve_email(self.get_email, request)
+
+    async def require(self, request: Request) -> str:
+        """The user's email, or 401 UNAUTHORIZED."""
+        email = await self.email(request)
+        if email is None:
+            raise ApiError(401, UNAUTHORIZED, "sign in first: no user for this request")
+        return email
 
 
 def no_identity(request: Request) -> None:

@@ -25,6 +25,8 @@ from starlette.types import ASGIApp
 
 from ..errors import TrackerError
 from .auth import SessionAuth, load_secret
+from .errors import ErrorBoundary
+from .guards import UNSAFE_METHODS, OriginGuard
 from .headers import SecurityHeaders
 from .pipeline import now_ms
 from .server import TimebackServer
@@ -77,14 +79,23 @@ def build_site(
 
     routes: list[BaseRoute] = [
         Mount(API_PREFIX, app=server.app),
-        *auth.routes(),
+        Mount("/auth", app=auth.app()),
         Route("/timeback.config.json", config_file, methods=["GET"]),
         Mount(BUNDLE_PREFIX, app=_bundle(Path(args.bundle)), name="bundle"),
     ]
     if demo is not None:
         routes.append(Mount("/", app=demo))
     site = Starlette(
-        routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=server.lifespan
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(ErrorBoundary),
+            # The demo's own POST/PUT routes, and whatever else writes: same site only.
+            Middleware(
+                OriginGuard, allowed_origins=settings.allowed_origins, methods=UNSAFE_METHODS
+            ),
+        ],
+        lifespan=server.lifespan,
     )
     site.state.timeback = server
     return site, server

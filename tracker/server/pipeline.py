@@ -24,8 +24,6 @@ from typing import Any
 from ..config import AppConfig, CourseConfig
 from ..course import CourseByCode, CourseBySubjectGrade
 from ..errors import TrackerValidationError, UnknownCourseError
-from ..timefmt import epoch_ms_from_iso
-from ..wire import HeartbeatBody, SubmitBody
 from .caliper import (
     ActivityContext,
     Actor,
@@ -33,6 +31,7 @@ from .caliper import (
     normalize_email,
     time_spent_event,
 )
+from .inbound import CompletionIn, WindowIn
 from .ledger import check_window_time, uncovered_ms
 from .settings import Settings
 from .store import Store, StoredEvent, Tx
@@ -155,13 +154,12 @@ class Pipeline:
 
     # -- heartbeat -------------------------------------------------------------------------
 
-    async def heartbeat(self, email: str, body: HeartbeatBody) -> bool:
+    async def heartbeat(self, window: WindowIn) -> bool:
         """Stores one window; True when it was already stored (a resend)."""
-        user = normalize_email(email)
+        user, body = window.user, window.body
         course = self.course(body.course)
         ctx = self.context(course, slug=body.id, name=body.name)
-        started = epoch_ms_from_iso(body.started_at)
-        ended = epoch_ms_from_iso(body.ended_at)
+        started, ended = window.started_at_ms, window.ended_at_ms
         check_window_time((("startedAt", started), ("endedAt", ended)), self._clock())
         event = time_spent_event(
             Actor(user),
@@ -200,9 +198,9 @@ class Pipeline:
 
     # -- completion ------------------------------------------------------------------------
 
-    async def submit(self, email: str, body: SubmitBody) -> CompletionResult:
+    async def submit(self, submitted: CompletionIn) -> CompletionResult:
+        email, body, ended_at_ms = submitted.user, submitted.body, submitted.ended_at_ms
         course = self.course(body.course)
-        ended_at_ms = epoch_ms_from_iso(body.ended_at)
         check_window_time((("endedAt", ended_at_ms),), self._clock())
         time_totals = None
         if body.time is not None and (body.time.active_ms or body.time.inactive_ms):

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from .app import build_app
-from .identity import GetEmail, no_identity
+from .app import ApiParts, build_app
+from .identity import GetEmail, Identity, no_identity
 from .outbox import CaliperSink
 from .pipeline import Pipeline, now_ms
 from .record import ActivityApi
@@ -50,7 +50,18 @@ class TimebackServer:
             self.config, self.settings, self.store, on_commit=self.sink.notify, clock=clock
         )
         self.activity = ActivityApi(self.pipeline, before=self.ensure_started, clock=clock)
-        self.app: Starlette = build_app(self)
+        self.identity = Identity(self.get_email)
+        self.app: Starlette = build_app(
+            ApiParts(
+                settings=self.settings,
+                config=self.config,
+                store=self.store,
+                pipeline=self.pipeline,
+                identity=self.identity,
+                before_request=self.ensure_started,
+                lifespan=self.lifespan,
+            )
+        )
 
     async def ensure_started(self) -> None:
         """Starts the sink in the running loop if it is not running there yet.
