@@ -3,12 +3,16 @@
 The routes receive the pieces they use (``ApiParts``), not the server object, so this module
 imports nothing of ``server.py``. The checks every request passes are middleware, in order:
 
+    SubjectHeader      X-Tracker-Subject on every answer to a signed-in user (contract 1)
     ErrorBoundary      one error body for everything below; 500 INTERNAL_ERROR, logged
     OriginGuard        403 FORBIDDEN_ORIGIN for a page of another site
     BeforeRequest      starts the outbox worker in the running loop (a mounted app gets no
                        lifespan events of its own)
+    ResolveUser        asks the app's get_email once
+    RateLimit          429 + Retry-After for a user over the POST limit
     JsonBodies         415 / 413 / 400 for the POST bodies, parsed once
-    routes             401 from Identity, then the request models of ``inbound.py``
+    routes             401 from Identity, then the request models of ``inbound.py``;
+                       403 RUN_OWNED_BY_ANOTHER_USER from the pipeline
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from ..wire import HEARTBEAT_PATH, ME_PATH, SUBMIT_PATH, VERIFY_PATH
 from .caliper import actor_iri
 from .errors import ERROR_HANDLERS, ErrorBoundary, invalid, json_response
 from .guards import JsonBodies, OriginGuard, json_body
-from .identity import Identity
+from .identity import Identity, ResolveUser, SubjectHeader
 from .inbound import CompletionIn, WindowIn
 from .pipeline import Pipeline
 from .profile import Day, profile
+from .ratelimit import RateLimit, RateLimiter
 from .settings import Settings
 from .store import Store
 
@@ -50,6 +55,7 @@ class ApiParts:
     store: Store
     pipeline: Pipeline
     identity: Identity
+    limiter: RateLimiter
     # Awaited before every request: starts the outbox worker in the running loop.
     before_request: Callable[[], Awaitable[None]]
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None
@@ -137,9 +143,12 @@ def build_app(parts: ApiParts) -> Starlette:
             Route(ME_PATH, user.me, methods=["GET"]),
         ],
         middleware=[
+            Middleware(SubjectHeader, identity=parts.identity),
             Middleware(ErrorBoundary),
             Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
             Middleware(BeforeRequest, hook=parts.before_request),
+            Middleware(ResolveUser, identity=parts.identity),
+            Middleware(RateLimit, limiter=parts.limiter, methods=("POST",)),
             Middleware(
                 JsonBodies,
                 limit=settings.max_body_bytes,

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import TrackerValidationError, UnknownCourseError
+from .ownership import RunOwnedByAnotherUserError
 
 INVALID_PAYLOAD = "INVALID_PAYLOAD"
 UNKNOWN_COURSE = "UNKNOWN_COURSE"
@@ -105,6 +106,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return from_validation(exc).response()
 
 
+async def _run_owned(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RunOwnedByAnotherUserError)
+    return error_response(403, RUN_OWNED_BY_ANOTHER_USER, str(exc), {"runId": exc.run_id})
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (no route, wrong method) in the wire's shape."""
     assert isinstance(exc, HTTPException)
@@ -121,6 +127,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 ERROR_HANDLERS: Mapping[Any, ErrorHandler] = {
     ApiError: _api_error,
     TrackerValidationError: _validation_error,
+    RunOwnedByAnotherUserError: _run_owned,
     HTTPException: _http_error,
 }
 

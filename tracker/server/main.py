@@ -69,8 +69,9 @@ def build_site(
     if path is not None:
         overrides["config_path"] = path
     settings = Settings.from_env(environ, **overrides)
-    auth = SessionAuth(load_secret(data), allowed_origins=settings.allowed_origins)
-    server = TimebackServer(settings, get_email=auth.get_email, clock=clock)
+    secret = load_secret(data)
+    auth = SessionAuth(secret, allowed_origins=settings.allowed_origins)
+    server = TimebackServer(settings, get_email=auth.get_email, clock=clock, subject_secret=secret)
     served_config = settings.config_path
 
     async def config_file(request: Request) -> Response:

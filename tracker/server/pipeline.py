@@ -33,6 +33,7 @@ from .caliper import (
 )
 from .inbound import CompletionIn, WindowIn
 from .ledger import check_window_time, uncovered_ms
+from .ownership import check_run_owner
 from .settings import Settings
 from .store import Store, StoredEvent, Tx
 
@@ -171,6 +172,7 @@ class Pipeline:
         )
 
         def write(tx: Tx) -> bool:
+            check_run_owner(tx, user, body.run_id)
             # Only the part of the span no counted window of this user covers yet can count.
             free = uncovered_ms(started, ended, tx.counted_spans(user, started, ended))
             inserted = tx.insert_time(
@@ -221,7 +223,12 @@ class Pipeline:
         return await self.complete(completion)
 
     async def complete(self, c: Completion) -> CompletionResult:
-        result = await self.store.awrite(lambda tx: self._complete(tx, c))
+        def write(tx: Tx) -> CompletionResult:
+            if not c.trusted:  # a browser adds only to its own runs; record() is trusted
+                check_run_owner(tx, normalize_email(c.actor.email), c.run_id)
+            return self._complete(tx, c)
+
+        result = await self.store.awrite(write)
         if not result.duplicate:
             self._on_commit()
         return result

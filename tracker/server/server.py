@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -10,9 +11,11 @@ import httpx
 from starlette.applications import Starlette
 
 from .app import ApiParts, build_app
+from .auth import load_secret
 from .identity import GetEmail, Identity, no_identity
 from .outbox import CaliperSink
 from .pipeline import Pipeline, now_ms
+from .ratelimit import RateLimiter
 from .record import ActivityApi
 from .settings import Settings
 from .sinks import EmbeddedSink, Sink
@@ -35,6 +38,8 @@ class TimebackServer:
         get_email: GetEmail | None = None,
         caliper_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], int] = now_ms,
+        subject_secret: str | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings.checked()
         self.config = self.settings.load_app_config()
@@ -50,7 +55,16 @@ class TimebackServer:
             self.config, self.settings, self.store, on_commit=self.sink.notify, clock=clock
         )
         self.activity = ActivityApi(self.pipeline, before=self.ensure_started, clock=clock)
-        self.identity = Identity(self.get_email)
+        # The key of the X-Tracker-Subject tag (contract item 1): the session secret, else the
+        # one kept next to the database (made on first start), so tags survive restarts.
+        if subject_secret is None:
+            subject_secret = load_secret(self.settings.database.parent)
+        self.identity = Identity(self.get_email, subject_secret=subject_secret)
+        self.limiter = RateLimiter(
+            burst=self.settings.rate_limit_burst,
+            per_minute=self.settings.rate_limit_per_minute,
+            clock=rate_clock,
+        )
         self.app: Starlette = build_app(
             ApiParts(
                 settings=self.settings,
@@ -58,6 +72,7 @@ class TimebackServer:
                 store=self.store,
                 pipeline=self.pipeline,
                 identity=self.identity,
+                limiter=self.limiter,
                 before_request=self.ensure_started,
                 lifespan=self.lifespan,
             )

@@ -39,6 +39,8 @@ ENV_VARS: dict[str, str] = {
     "TRACKER_XP_POLICY": "xp_policy",
     "TRACKER_XP_TOLERANCE": "xp_tolerance",
     "TRACKER_ALLOWED_ORIGINS": "allowed_origins",
+    "TRACKER_RATE_LIMIT_BURST": "rate_limit_burst",
+    "TRACKER_RATE_LIMIT_PER_MINUTE": "rate_limit_per_minute",
 }
 
 
@@ -105,6 +107,10 @@ class Settings:
     # Origins besides the request's own host that may call the API.
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = 64 * 1024
+    # Per-user token bucket on the POST routes (ratelimit.py): a burst, then a steady rate.
+    # 0 for either turns the limit off.
+    rate_limit_burst: int = 120
+    rate_limit_per_minute: float = 60.0
     # Outbox worker (sink "caliper").
     batch_size: int = 50
     retry_base_s: float = 1.0
@@ -139,7 +145,19 @@ class Settings:
             values["allowed_origins"] = tuple(
                 item for item in values["allowed_origins"].split(",") if item.strip()
             )
-        for name in ("xp_tolerance", "retry_base_s", "retry_max_s", "poll_interval_s"):
+        for name in ("rate_limit_burst",):
+            if isinstance(values.get(name), str):
+                try:
+                    values[name] = int(values[name])
+                except ValueError:
+                    raise SettingsError(f"{name}{_env_name(name)}: not a whole number") from None
+        for name in (
+            "xp_tolerance",
+            "retry_base_s",
+            "retry_max_s",
+            "poll_interval_s",
+            "rate_limit_per_minute",
+        ):
             if isinstance(values.get(name), str):
                 try:
                     values[name] = float(values[name])
@@ -168,6 +186,12 @@ class Settings:
             raise SettingsError(f"xp_tolerance{_env_name('xp_tolerance')}: must be >= 0")
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
             raise SettingsError("max_body_bytes: must be between 1 KiB and 16 MiB")
+        if not self.rate_limit_burst >= 0:
+            raise SettingsError(f"rate_limit_burst{_env_name('rate_limit_burst')}: must be >= 0")
+        if not self.rate_limit_per_minute >= 0:
+            raise SettingsError(
+                f"rate_limit_per_minute{_env_name('rate_limit_per_minute')}: must be >= 0"
+            )
         if self.batch_size < 1:
             raise SettingsError("batch_size: must be at least 1")
         for name in ("retry_base_s", "retry_max_s", "poll_interval_s", "request_timeout_s"):
