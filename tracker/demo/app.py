@@ -11,8 +11,9 @@
     POST /demo/api/lessons/{id}/complete       the server completes the run: activity.record()
     GET  /...                                  web/demo (catalogue, sign-in, lessons, dashboard)
 
-Identity is the session cookie of ``/auth/login`` (tracker.server.auth), read with the same
-secret as the API's, so the pages, the API and these routes agree on who is learning.
+Identity is the site's (``TimebackServer.identity``: the demo sign-in of ``/auth/login`` under
+``tracker demo``, or what ``tracker serve`` was configured with), so the pages, the API and
+these routes agree on who is learning.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from ..server.auth import SessionAuth
 from ..server.errors import (
     ERROR_HANDLERS,
     UNAUTHORIZED,
@@ -80,9 +80,8 @@ class PageFiles(BundleFiles):
 class DemoSite:
     """The ASGI app of the demo; ``bind(server)`` once the TimebackServer exists."""
 
-    def __init__(self, web: Path, auth: SessionAuth, state: DemoState) -> None:
+    def __init__(self, web: Path, state: DemoState) -> None:
         self.web = web
-        self.auth = auth
         self.state = state
         self.catalogue = Catalogue.load(web)
         self._server: TimebackServer | None = None
@@ -134,8 +133,8 @@ class DemoSite:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _email(self, request: Request) -> str:
-        email = self.auth.get_email(request)
+    async def _email(self, request: Request) -> str:
+        email = await self.server.identity.email(request)
         if email is None:
             raise ApiError(401, UNAUTHORIZED, "sign in first")
         return email
@@ -167,10 +166,10 @@ class DemoSite:
     # -- routes ------------------------------------------------------------------------
 
     async def session(self, request: Request) -> Response:
-        return json_response(200, {"email": self.auth.get_email(request)}, NO_STORE)
+        return json_response(200, {"email": await self.server.identity.email(request)}, NO_STORE)
 
     async def dashboard(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         zone = _zone(request.query_params.get("tz"))
         server = self.server
         data = await server.store.aread(
@@ -183,14 +182,14 @@ class DemoSite:
         return json_response(200, data, NO_STORE)
 
     async def events(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         after = _int_param(request, "after", 0, 0, 2**53)
         limit = _int_param(request, "limit", 50, 1, 200)
         data = await self.server.store.aread(lambda tx: events_after(tx, email, after, limit))
         return json_response(200, data, NO_STORE)
 
     async def runs(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         found = {}
         for current in await self.state.aruns(email):
             lesson = self.catalogue.find(current.lesson_id)
@@ -199,7 +198,7 @@ class DemoSite:
         return json_response(200, {"runs": found}, NO_STORE)
 
     async def run(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         lesson = self._lesson(request, stateful=True)
         if request.method == "GET":
             found = await self.state.avisit(email, lesson.id)
@@ -223,7 +222,7 @@ class DemoSite:
         return json_response(200, self._run_json(lesson, saved), NO_STORE)
 
     async def restart(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         lesson = self._lesson(request, stateful=True)
         await self.state.arestart(email, lesson.id)
         return Response(status_code=204)
@@ -231,7 +230,7 @@ class DemoSite:
     async def complete(self, request: Request) -> Response:
         """The server completes the run: score from the saved answers, XP from the active
         minutes the server itself saw for this run, then ``activity.record()``."""
-        email = self._email(request)
+        email = await self._email(request)
         lesson = self._lesson(request, stateful=True)
         found = await self.state.aget(email, lesson.id)
         if found is None:

@@ -27,7 +27,6 @@ import uvicorn
 from starlette.applications import Starlette
 
 from ..errors import TrackerError
-from ..server.auth import SessionAuth, load_secret
 from ..server.main import build_site, config_path
 from ..server.server import TimebackServer
 from .app import DemoSite
@@ -56,12 +55,8 @@ def compose(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     data = Path(args.data)
     web = web_root()
-    demo = DemoSite(
-        web,
-        # The same secret as the API's SessionAuth: one cookie, one user everywhere.
-        SessionAuth(load_secret(data)),
-        DemoState(data / DB_FILE),
-    )
+    # The demo's routes ask the site's identity (bound below): one user everywhere.
+    demo = DemoSite(web, DemoState(data / DB_FILE))
     try:
         site, server = build_site(args, demo=demo, environ=environ)
     except BaseException:

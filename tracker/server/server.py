@@ -44,6 +44,7 @@ class TimebackServer:
         self.settings = settings.checked()
         self.config = self.settings.load_app_config()
         self.get_email: GetEmail = get_email or no_identity
+        self._on_close: list[Callable[[], None]] = []
         self.store = Store(self.settings.database, forward=self.settings.sink == "caliper")
         self.sink: Sink
         if self.settings.sink == "caliper":
@@ -90,8 +91,15 @@ class TimebackServer:
         """Stops the sink; call ``close()`` afterwards to release the database."""
         await self.sink.aclose()
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Runs ``callback`` in ``close()`` (what the site opened next to the store)."""
+        self._on_close.append(callback)
+
     def close(self) -> None:
         self.store.close()
+        for callback in self._on_close:
+            callback()
+        self._on_close.clear()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
