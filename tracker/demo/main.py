@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -64,6 +65,15 @@ def compose(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         raise
     demo.bind(server)
     return Composed(site, server, demo)
+
+
+def startup_error(exc: BaseException) -> str:
+    """One line for a start-up failure; an OSError names its file."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    if isinstance(exc, sqlite3.Error):
+        return f"database: {exc}"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _demo_config(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
@@ -123,9 +133,11 @@ def run(args: argparse.Namespace, *, banner: str) -> int:
         return 2
     try:
         composed = compose(args)
-    except TrackerError as exc:
+    except (TrackerError, OSError, sqlite3.Error) as exc:
+        # An operator's mistake (a bad setting, a data folder that is a file, read-only or
+        # full, a corrupt database): one line naming it, exit 2, no traceback.
         sock.close()
-        say(str(exc), command)
+        say(startup_error(exc), command)
         return 2
     port = sock.getsockname()[1]
     url = _url(args.host, port)

@@ -5,6 +5,7 @@ imports nothing of ``server.py``. The checks every request passes are middleware
 
     SubjectHeader      X-Tracker-Subject on every answer to a signed-in user (contract 1)
     ErrorBoundary      one error body for everything below; 500 INTERNAL_ERROR, logged
+    HostAllowlist      400 BAD_HOST for a Host not in allowed_hosts (when set)
     OriginGuard        403 FORBIDDEN_ORIGIN for a page of another site
     BeforeRequest      starts the outbox worker in the running loop (a mounted app gets no
                        lifespan events of its own)
@@ -34,7 +35,7 @@ from ..config import AppConfig
 from ..wire import HEARTBEAT_PATH, ME_PATH, SUBMIT_PATH, VERIFY_PATH
 from .caliper import actor_iri
 from .errors import ERROR_HANDLERS, ErrorBoundary, invalid, json_response
-from .guards import JsonBodies, OriginGuard, json_body
+from .guards import HostAllowlist, JsonBodies, OriginGuard, json_body
 from .identity import Identity, ResolveUser, SubjectHeader
 from .inbound import CompletionIn, WindowIn
 from .pipeline import Pipeline
@@ -145,6 +146,7 @@ def build_app(parts: ApiParts) -> Starlette:
         middleware=[
             Middleware(SubjectHeader, identity=parts.identity),
             Middleware(ErrorBoundary),
+            Middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts),
             Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
             Middleware(BeforeRequest, hook=parts.before_request),
             Middleware(ResolveUser, identity=parts.identity),

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp
 
 from .auth import load_secret
 from .errors import ErrorBoundary
-from .guards import UNSAFE_METHODS, OriginGuard
+from .guards import UNSAFE_METHODS, HostAllowlist, OriginGuard
 from .headers import SecurityHeaders
 from .pipeline import now_ms
 from .server import TimebackServer
@@ -101,6 +101,7 @@ def build_site(
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(ErrorBoundary),
+            Middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts),
             # The demo's own POST/PUT routes, and whatever else writes: same site only.
             Middleware(
                 OriginGuard, allowed_origins=settings.allowed_origins, methods=UNSAFE_METHODS
