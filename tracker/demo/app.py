@@ -41,6 +41,7 @@ from ..server.errors import (
     json_response,
 )
 from ..server.guards import JsonBodies, json_body
+from ..server.headers import DEMO_CSP, PYSCRIPT_CSP, PYSCRIPT_MARKER
 from ..server.pipeline import now_ms
 from ..server.server import TimebackServer
 from ..server.static import BundleFiles
@@ -74,7 +75,19 @@ class PageFiles(BundleFiles):
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
         response.headers["cache-control"] = "no-cache"
+        if response.media_type == "text/html":
+            path = Path(str(args[0] if args else kwargs["full_path"]))
+            response.headers["content-security-policy"] = csp_for(path)
         return response
+
+
+def csp_for(page: Path) -> str:
+    """The CSP of a demo page: PyScript pages also need 'unsafe-eval' (headers.py)."""
+    try:
+        runs_pyscript = PYSCRIPT_MARKER in page.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        runs_pyscript = False
+    return PYSCRIPT_CSP if runs_pyscript else DEMO_CSP
 
 
 class DemoSite:
