@@ -146,6 +146,10 @@ def run(args: argparse.Namespace, *, banner: str) -> int:
     )
     settings = composed.server.settings
     say(f"store {settings.database} (sink {settings.sink}), config {settings.config_path}", command)
+    demo_login = bool(getattr(args, "demo_login", False))
+    if command == "serve" and settings.identity == "none" and not demo_login:
+        say("no identity chosen (TRACKER_IDENTITY): the API answers 401 to everyone;", command)
+        say("see docs/security.md, or --demo-login for a demo on a trusted network", command)
 
     def started() -> None:
         # stdout, one line, so that scripts and tests can read the URL.

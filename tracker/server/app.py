@@ -45,6 +45,9 @@ from .settings import Settings
 from .store import Store
 
 NO_STORE = {"Cache-Control": "no-store"}
+# Contract item 4 (issue 9): this server's window dedupe never forgets (a UNIQUE key in the
+# ledger), so the tracker may resend a kept window of any age here.
+LASTING_DEDUPE = {"X-Tracker-Dedupe": "lasting"}
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,8 @@ class ActivityRoutes:
         user = await self.identity.require(request)
         window = WindowIn.parse(user, json_body(request))
         if await self.pipeline.heartbeat(window):
-            return json_response(200, {"duplicate": True})
-        return Response(status_code=204)
+            return json_response(200, {"duplicate": True}, LASTING_DEDUPE)
+        return Response(status_code=204, headers=LASTING_DEDUPE)
 
     async def submit(self, request: Request) -> Response:
         user = await self.identity.require(request)

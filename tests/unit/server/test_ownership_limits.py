@@ -154,3 +154,14 @@ def test_rate_limit_settings_from_the_environment(config_file: object) -> None:
         Settings.from_env({**env, "TRACKER_RATE_LIMIT_BURST": "many"})
     with pytest.raises(SettingsError, match="rate_limit_per_minute"):
         Settings.from_env({**env, "TRACKER_RATE_LIMIT_PER_MINUTE": "-1"})
+
+
+async def test_heartbeat_answers_say_the_dedupe_is_lasting(make_server: ServerFactory) -> None:
+    """Contract item 4: without the header the tracker drops kept windows older than 5 min."""
+    server = make_server()
+    async with client_for(server) as http:
+        first = await http.post(HEARTBEAT, json=window(0))
+        again = await http.post(HEARTBEAT, json=window(0))
+    assert (first.status_code, again.status_code) == (204, 200)
+    assert first.headers["x-tracker-dedupe"] == again.headers["x-tracker-dedupe"] == "lasting"
+    await server.aclose()
