@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Collection
 from typing import Any
 
@@ -61,7 +62,14 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenInvalidError(f"{name} is not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise TokenInvalidError(f"{name} is out of range") from None
+    # NaN compares false with everything: an "exp": NaN would never expire.
+    if not math.isfinite(number):
+        raise TokenInvalidError(f"{name} is not a finite number")
+    return number
 
 
 def verify_hs256(

@@ -7,6 +7,8 @@ Each attack first: what anyone reaching the server could do before.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -217,3 +219,14 @@ async def test_logout_revokes_the_cookie_even_in_a_copy_and_after_a_restart(
         http.cookies.set("timeback_session", stolen)
         assert (await http.get(VERIFY)).status_code == 401
     assert oct((tmp_path / "data" / "sessions.sqlite3").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("exp", ["NaN", "Infinity", "1" + "0" * 400, '"soon"', "true"])
+def test_a_token_whose_exp_is_not_a_finite_number_is_refused(exp: str) -> None:
+    """NaN compares false with every time: such a token would never expire."""
+    header = b64encode(b'{"alg":"HS256","typ":"JWT"}')
+    payload = b64encode(f'{{"email":"{EMAIL}","exp":{exp}}}'.encode())
+    signature = hmac.new(KEY.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    token = f"{header}.{payload}.{b64encode(signature)}"
+    with pytest.raises(TokenInvalidError, match="exp"):
+        verify_hs256(token, KEY, now_s=time.time())
