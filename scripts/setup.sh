@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, and nothing when it is already there.
-#   scripts/setup.sh            Python venv with the package (server + dev extras)
+#   scripts/setup.sh            Python venv with the package (server + dev extras), and
+#                               node_modules/ with Biome (package-lock.json)
 #   scripts/setup.sh --browser  also Debian's Chromium for the end-to-end tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,15 @@ if ! command -v npm >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+fi
+
+# Biome (lint + format of the embed's JavaScript), pinned in package-lock.json, into
+# node_modules/ (ignored by git). Again only when the lock changed since the last install.
+js_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
+if [ ! -f "$js_stamp" ]; then
+  say "installing the JavaScript dev tools (npm ci: @biomejs/biome)"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$js_stamp"
 fi
 
 if [ "${1:-}" = "--browser" ]; then

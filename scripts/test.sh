@@ -10,6 +10,10 @@ say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 say "ruff"
 $PY -m ruff check .
 $PY -m ruff format --check .
+say "biome (lint + format of web/src and tests/js)"
+node_modules/.bin/biome check --error-on-warnings .
+say "JavaScript unit tests (node --test)"
+node --test tests/js/
 say "mypy"
 $PY -m mypy
 say "unit tests (CPython; the core must keep >= 95 % line coverage)"

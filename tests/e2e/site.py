@@ -6,11 +6,14 @@
 /variants/ok/...           the bundle again under another prefix (URLs must be relative)
 /variants/no-runtime/...   only timeback.js: the runtime is missing (a boot failure)
 /variants/bad-lock/...     the bundle with a lock whose tracker sha256 is wrong
+/variants/slow/...         the bundle, with pyodide.mjs held back SLOW_BOOT_S: a boot that is
+                           slow for sure, while the page's main thread stays free
 /...                       tests/e2e/pages
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -42,6 +45,8 @@ MEDIA_TYPES = {
 # Revalidate every time: a rebuilt bundle is picked up at once, and unchanged files cost a
 # 304 (the build keeps their mtimes).
 NO_CACHE = "no-cache"
+# How long /variants/slow/ holds the runtime back: every boot there outlasts it.
+SLOW_BOOT_S = 4.0
 
 TEST_CONFIG: dict[str, Any] = {
     "name": "Tracker e2e",
@@ -108,8 +113,10 @@ class Site:
             lock = json.loads(file.read_text())
             lock["packages"]["lesson-time-tracker"]["sha256"] = "0" * 64
             return _typed(Response(json.dumps(lock)), path)
-        if variant not in ("ok", "no-runtime", "bad-lock"):
+        if variant not in ("ok", "no-runtime", "bad-lock", "slow"):
             return Response(status_code=404)
+        if variant == "slow" and os.path.basename(path) == "pyodide.mjs":
+            await asyncio.sleep(SLOW_BOOT_S)
         return _typed(FileResponse(file), path)
 
 

@@ -11,6 +11,7 @@ import pytest
 from tracker.build import BuildError
 from tracker.build.bundle import runtime_folder, stamp_embed
 from tracker.build.compress import add_siblings, gzip_bytes
+from tracker.build.embed import EMBED_MODULES, assemble_embed
 from tracker.build.output import BundleOutput
 
 WASM = b"\0asm\1\0\0\0" + bytes(range(256)) * 64  # 16 KB, compressible
@@ -87,7 +88,22 @@ def test_the_embed_is_stamped_with_the_folder() -> None:
 
 
 def test_the_real_embed_has_the_line_to_stamp() -> None:
-    source = (Path(__file__).resolve().parents[2] / "web" / "timeback.js").read_text()
+    source = assemble_embed(Path(__file__).resolve().parents[2] / "web" / "src")
     assert 'const RUNTIME_DIR = "r-0123456789abcdef/";' in stamp_embed(
         source, "r-0123456789abcdef/"
     )
+
+
+def test_the_embed_is_one_function_of_every_module_in_order(tmp_path: Path) -> None:
+    """web/src/ becomes one classic script: the header, then one private scope."""
+    (tmp_path / "about.js").write_text("/* the embed */\n")
+    for name in EMBED_MODULES:
+        (tmp_path / name).write_text(f"// {name}\n")
+    text = assemble_embed(tmp_path)
+    assert text.startswith('/* the embed */\n(() => {\n  "use strict";\n')
+    assert text.endswith("})();\n")
+    positions = [text.index(f"// ---- web/src/{name} ----") for name in EMBED_MODULES]
+    assert positions == sorted(positions)
+    (tmp_path / "queue.js").unlink()
+    with pytest.raises(BuildError, match=r"queue\.js not found"):
+        assemble_embed(tmp_path)

@@ -20,7 +20,7 @@ from ..activity import Activity
 from ..errors import TrackerError
 from ..timefmt import whole_ms
 from .api import activity as api
-from .page import visibility_history
+from .boot import BootEvent, BootEventKind, plan_handover
 
 _CALLBACKS = {"onError", "onPause", "onResume", "onFlush"}
 
@@ -122,20 +122,39 @@ def _params(params: Any) -> dict[str, Any]:
 class JsActivity:
     """The Python activity as JavaScript reads it (``timeback.js`` maps the names)."""
 
-    def __init__(self, inner: Activity, history: list[tuple[int, bool]]) -> None:
+    def __init__(self, inner: Activity, pending: list[BootEvent]) -> None:
         self._inner = inner
-        self._history = history  # B2 entries not yet fed: interleaved with replayed calls
+        self._pending = pending  # boot log entries not yet fed: interleaved with replayed calls
+        self._ending: Awaitable[None] | None = None
 
     def _catch_up(self, at: int | None = None) -> None:
-        while self._history and (at is None or self._history[0][0] <= at):
-            when, hidden = self._history.pop(0)
-            self._inner.on_visibility(hidden, when)
+        while self._pending and (at is None or self._pending[0].at <= at):
+            event = self._pending.pop(0)
+            if event.kind is BootEventKind.VISIBILITY:
+                self._inner.on_visibility(event.hidden, event.at)
+            elif event.kind is BootEventKind.PAGE_HIDE:
+                self._inner.on_page_hide(event.at)
+            else:
+                self._inner.on_page_show(event.at)
 
     def replayed(self) -> None:
-        """Boot replay is over: feed what is left, then trust ``document`` from now on."""
+        """Boot replay is over: feed what is left, then trust ``document`` from now on.
+
+        Not after an ``end()`` that was replayed and is still being delivered: the engine
+        keeps a window open past the end only so that a failed completion leaves the
+        activity usable (R2). Moving that window to now would flush it if boot outlasted
+        ``flushIntervalMs`` since the end() call: a second heartbeat for time after end().
+        """
+        if self._ending is not None and not self._ending_done():
+            self._pending.clear()
+            return
         self._catch_up()
         tracker = api.tracker
         self._inner.on_visibility(tracker.page.is_hidden(), tracker.clock.now())
+
+    def _ending_done(self) -> bool:
+        ending = self._ending
+        return isinstance(ending, asyncio.Future) and ending.done()
 
     @property
     def id(self) -> str:
@@ -179,7 +198,8 @@ class JsActivity:
 
     def end(self, data: Any = None, at: int | None = None) -> Awaitable[None]:
         self._catch_up(at)
-        return self._inner.end(to_python(data), at)
+        self._ending = self._inner.end(to_python(data), at)
+        return self._ending
 
 
 class Bridge:
@@ -189,14 +209,25 @@ class Bridge:
     async def ready(self) -> None:
         await api.ready()
 
-    def start(self, params: Any, at: int | None = None) -> JsActivity:
+    def start(self, params: Any, handover: Any = None, at: int | None = None) -> JsActivity:
+        """``handover`` comes with a start queued during boot: the embed's boot log and
+        where its boot-window beacon left off (tracker/browser/boot.py)."""
         now = api.tracker.clock.now()
         called_at = now if at is None else min(now, at)
-        history = visibility_history(called_at) if at is not None else []
-        # The state at the call starts the engine; later entries are fed in time order
-        # with the replayed calls; entries after now arrive as live events instead.
-        inner = api.start(_params(params), called_at=called_at, visibility_history=history[:1])
-        self._current = JsActivity(inner, [h for h in history[1:] if h[0] <= now])
+        boot = to_python(handover)
+        if not boot:
+            inner = api.start(_params(params), called_at=called_at)
+            self._current = JsActivity(inner, [])
+            return self._current
+        plan = plan_handover(boot, called_at, now)
+        # The state at the engine's start; later entries are fed in time order with the
+        # replayed calls; entries after now arrive as live events instead.
+        inner = api.start(
+            _params(params),
+            called_at=plan.begin,
+            visibility_history=[(plan.begin, plan.hidden_at_begin)],
+        )
+        self._current = JsActivity(inner, plan.events)
         return self._current
 
     def current(self) -> JsActivity | None:

@@ -47,21 +47,3 @@ class DocumentEvents:
                 handler(_stamp(event))
 
         return _listen(js.window, "pageshow", restored)
-
-
-def visibility_history(since: int) -> list[tuple[int, bool]]:
-    """B2: ``(at, hidden)`` from ``visibility-state`` performance entries, starting with the
-    state at ``since``. Empty when the browser does not record them."""
-    try:
-        entries = js.performance.getEntriesByType("visibility-state")
-    except Exception:
-        return []
-    changes = [(whole_ms(e.startTime), str(e.name) == "hidden") for e in entries]
-    if not changes:
-        return []
-    changes.sort()
-    state_at_since = changes[0][1]
-    for at, hidden in changes:
-        if at <= since:
-            state_at_since = hidden
-    return [(since, state_at_since)] + [(at, hidden) for at, hidden in changes if at > since]

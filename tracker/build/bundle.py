@@ -3,7 +3,7 @@
 Layout of the output folder (every URL inside it is relative, so it can be served under
 any prefix):
 
-    timeback.js             the one-tag embed (from web/), naming the folder below
+    timeback.js             the one-tag embed (assembled from web/src/), naming the folder below
     timeback-pyscript.mjs   loads PyScript with this runtime and these wheels (from web/)
     r-<hash>/               named after the content hash of what it holds, so it can be
                             cached as immutable (docs/server.md):
@@ -28,6 +28,7 @@ from pathlib import Path
 from . import pins
 from .bytecode import precompile
 from .compress import add_siblings
+from .embed import assemble_embed, embed_sources
 from .errors import BuildError
 from .files import sha256_of
 from .lockfile import LockEntry, canonical_name, pyodide_lock, pyscript_config, to_json
@@ -42,7 +43,7 @@ PYSCRIPT_LOADER = "timeback-pyscript.mjs"
 LOCK_FILE = "pyodide-lock.json"
 PYSCRIPT_DIR = "pyscript"
 PYSCRIPT_CONFIG = "pyscript.json"
-# The one line of timeback.js that tracker build rewrites to name the versioned folder.
+# The one line of timeback.js (web/src/location.js) that tracker build rewrites to name the versioned folder.
 RUNTIME_DIR_LINE = 'const RUNTIME_DIR = "";'
 
 
@@ -54,9 +55,10 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     started = time.monotonic()
     source = Path(root) if root else Path(__file__).resolve().parents[2]
     package_dir, pyproject, web = source / "tracker", source / "pyproject.toml", source / "web"
-    for needed in (package_dir, pyproject, web / EMBED_SCRIPT, web / PYSCRIPT_LOADER):
+    for needed in (package_dir, pyproject, web / PYSCRIPT_LOADER):
         if not needed.exists():
             raise BuildError(f"{needed} not found: run tracker build from a source checkout")
+    embed_sources(web / "src")  # fail before the downloads, not after
     downloads = Path(cache) / "timeback"
     output = BundleOutput(Path(out))
 
@@ -114,7 +116,7 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     output.write(
         PYSCRIPT_CONFIG, to_json(pyscript_config(pins.PYODIDE_RUNTIME_FILES[0], entries, folder))
     )
-    output.write(EMBED_SCRIPT, stamp_embed((web / EMBED_SCRIPT).read_text(), folder).encode())
+    output.write(EMBED_SCRIPT, stamp_embed(assemble_embed(web / "src"), folder).encode())
     output.copy(PYSCRIPT_LOADER, web / PYSCRIPT_LOADER)
     say("compressing (brotli, gzip)")
     add_siblings(output, set(output.files), downloads / "compressed")
@@ -151,7 +153,7 @@ def runtime_folder(checksums: dict[str, str]) -> str:
 def stamp_embed(source: str, folder: str) -> str:
     """timeback.js with the versioned folder's name in its one RUNTIME_DIR line."""
     if source.count(RUNTIME_DIR_LINE) != 1:
-        raise BuildError(f"web/{EMBED_SCRIPT}: expected the line {RUNTIME_DIR_LINE!r} once")
+        raise BuildError(f"{EMBED_SCRIPT}: expected the line {RUNTIME_DIR_LINE!r} once")
     return source.replace(RUNTIME_DIR_LINE, f'const RUNTIME_DIR = "{folder}";')
 
 

@@ -1,0 +1,84 @@
+// B3: a tab closed, or put in the back/forward cache, while Python boots still delivers
+// its time. In the pagehide task (P1) the embed closes each boot activity's window and
+// hands it to navigator.sendBeacon, in the body Python sends for a heartbeat (wire §1) and
+// stored under the key Python keeps a page-exit window under (tracker/outbox.py), so a
+// later load resends it (P3); the server's dedupe on runId + startedAt makes that harmless.
+
+const HEARTBEAT_PATH = "/activity/heartbeat"; // tracker/wire.py HEARTBEAT_PATH
+const WINDOW_KEY_PREFIX = "timeback.window."; // tracker/outbox.py KEY_PREFIX
+const JSON_TYPE = "application/json";
+
+/** An ISO 8601 UTC time with ms, as tracker/timefmt.py iso_from_epoch_ms writes it. */
+function isoFromEpochMs(epochMs) {
+  return new Date(epochMs).toISOString();
+}
+
+/** outbox.window_key: a window's identity, sortable by time. */
+function windowKey(startedAtIso, runId) {
+  return `${WINDOW_KEY_PREFIX}${startedAtIso}.${runId}`;
+}
+
+/**
+ * {url, key, body} of a boot window {started, ended, active, paused} (whole ms of the
+ * page's clock). `origin` is performance.timeOrigin in whole ms (T3). The keys come in the
+ * order of Activity.heartbeat_body; the course goes as the page gave it (the server reads
+ * either spelling and dedupes on runId + startedAt, not on the bytes).
+ */
+function bootWindowRequest(params, window, base, origin) {
+  const startedAt = isoFromEpochMs(origin + window.started);
+  const body = JSON.stringify({
+    id: params.id,
+    name: params.name,
+    course: params.course,
+    runId: params.runId,
+    startedAt,
+    endedAt: isoFromEpochMs(origin + window.ended),
+    elapsedMs: window.active,
+    pausedMs: window.paused,
+  });
+  return {
+    url: base.replace(/\/+$/, "") + HEARTBEAT_PATH,
+    key: windowKey(startedAt, params.runId),
+    body,
+  };
+}
+
+/**
+ * Stores the window as Outbox.store does, then hands it to the browser in this very task:
+ * sendBeacon, or fetch keepalive when the beacon is refused (P1). Never throws: the page is
+ * leaving. Says how it went: "beacon", "keepalive" or "stored".
+ */
+function sendBootWindow({ url, key, body }, { storage, navigator, fetch, Blob }) {
+  try {
+    storage.setItem(key, JSON.stringify({ url, body }));
+  } catch {
+    // Storage full or disabled: the beacon is the only chance.
+  }
+  try {
+    if (navigator.sendBeacon(url, new Blob([body], { type: JSON_TYPE }))) return "beacon";
+  } catch {
+    // A browser without sendBeacon: keepalive below.
+  }
+  try {
+    const forget = (response) => {
+      // Proven delivered (P3): no later load needs to send it again.
+      if (response.ok) {
+        try {
+          storage.removeItem(key);
+        } catch {
+          // Kept: the next load resends it and the server dedupes.
+        }
+      }
+    };
+    fetch(url, {
+      method: "POST",
+      body,
+      headers: { "Content-Type": JSON_TYPE },
+      credentials: "same-origin",
+      keepalive: true,
+    }).then(forget, () => {});
+    return "keepalive";
+  } catch {
+    return "stored";
+  }
+}
