@@ -30,6 +30,7 @@ from .caliper import (
     ActivityContext,
     Actor,
     completed_event,
+    new_urn,
     normalize_email,
     time_spent_event,
 )
@@ -163,14 +164,9 @@ class Pipeline:
         started = epoch_ms_from_iso(body.started_at)
         ended = epoch_ms_from_iso(body.ended_at)
         check_window_time((("startedAt", started), ("endedAt", ended)), self._clock())
-        event = time_spent_event(
-            Actor(user),
-            ctx,
-            run_id=body.run_id,
-            ended_at_ms=ended,
-            active_ms=body.elapsed_ms,
-            inactive_ms=body.paused_ms,
-        )
+        # The time row names its event; the event itself is built only for a new window
+        # (issue 12: a resend does no work it does not need).
+        event_id = new_urn()
 
         def write(tx: Tx) -> bool:
             # Only the part of the span no counted window of this user covers yet can count.
@@ -187,9 +183,18 @@ class Pipeline:
                 counted_ms=min(body.elapsed_ms, free),
                 activity_url=ctx.activity_url,
                 course_key=ctx.course_key,
-                event_id=event["id"],
+                event_id=event_id,
             )
             if inserted:
+                event = time_spent_event(
+                    Actor(user),
+                    ctx,
+                    run_id=body.run_id,
+                    ended_at_ms=ended,
+                    active_ms=body.elapsed_ms,
+                    inactive_ms=body.paused_ms,
+                )
+                event["id"] = event_id
                 tx.insert_event(_stored(event, ctx, user, body.run_id), self._clock())
             return not inserted
 

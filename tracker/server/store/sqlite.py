@@ -127,7 +127,8 @@ class SqliteStore(Store):
             ) from None
         if rows != [("ok",)]:
             conn.close()
-            detail = rows[0][0] if rows else "no answer"
+            # quick_check's report spans lines: one line for the operator.
+            detail = " ".join(str(rows[0][0]).split()) if rows else "no answer"
             raise StoreError(
                 f"{self.location}: the database is corrupt (quick_check: {detail}); "
                 "restore it from a backup"
