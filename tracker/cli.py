@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--data", default="data", help="data folder (SQLite store)")
         sub.add_argument("--config", default=None, help="timeback.config.json to use")
         sub.add_argument("--bundle", default="dist/timeback", help="browser bundle folder")
+        if name == "serve":
+            sub.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                help="worker processes (more than 1 needs TRACKER_DB=postgresql://...)",
+            )
         if name == "demo":
             sub.add_argument(
                 "--cache", default=".cache", help="download cache (default: %(default)s)"

@@ -13,6 +13,10 @@ from typing import Any
 
 from ...errors import TrackerError
 
+# Version 3 comes from the integrity branch (issue 10): a run's owner is the user of its first
+# event, found by run_id. Kept here verbatim so both branches agree on version numbers.
+RUN_OWNER_INDEX: tuple[str, ...] = ("CREATE INDEX events_run ON events (run_id)",)
+
 EVENT_ID_INDEXES: tuple[str, ...] = (
     "CREATE INDEX time_ledger_event ON time_ledger (event_id)",
     "CREATE INDEX gradebook_event ON gradebook (event_id)",
@@ -120,6 +124,7 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # Heartbeats slowed as the store filled (server-speed notes): with foreign keys on, each new
     # event made SQLite scan every table that references events(id), for want of an index.
     # time_ledger_activity serves the dashboard's per-activity totals from the index alone.
+    RUN_OWNER_INDEX,
     EVENT_ID_INDEXES,
 )
 
@@ -210,6 +215,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """UPDATE time_ledger SET counted_ms = CASE WHEN started_at_ms IS NULL THEN active_ms
             ELSE LEAST(active_ms, GREATEST(0, ended_at_ms - started_at_ms)) END""",
     ),
+    RUN_OWNER_INDEX,
     EVENT_ID_INDEXES,
 )
 # What older code imported: the SQLite list.
