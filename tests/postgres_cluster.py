@@ -33,7 +33,10 @@ def find_binary(name: str) -> str | None:
 
 
 class PostgresCluster:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # durable: fsync as a production server does (benchmarks); tests need no power-cut
+        # safety and run with fsync off, which makes each commit cheap.
+        self.durable = durable
         self.folder = Path(tempfile.mkdtemp(prefix="tracker-pg-"))
         self.data = self.folder / "data"
         self.socket_dir = self.folder
@@ -65,11 +68,11 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.folder, SYSTEM_USER)
         self._run([initdb, "-D", str(self.data), "-U", "tracker", "-A", "trust", "-E", "UTF8"])
-        # fsync off: a test cluster needs no power-cut safety; it makes each commit cheap.
         options = (
-            f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"-k {self.socket_dir} -p {self.port} -c listen_addresses='' -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log_file = str(self.folder / "log")
         self._run([pg_ctl, "-D", str(self.data), "-l", log_file, "-o", options, "-w", "start"])
         self.started = True
