@@ -211,3 +211,24 @@ async def test_two_servers_alternating_sensors_send_each_event_once_issue_10(
     ids = receiver.event_ids()
     assert len(ids) == 12 and len(set(ids)) == 12
     assert first.store.outbox_counts() == {"pending": 0, "sent": 12, "failed": 0}
+
+
+@pytest.mark.parametrize(
+    ("route", "field", "moment"),
+    [
+        ("heartbeat", "startedAt", "9999-12-31T23:59:00.000-05:00"),
+        ("heartbeat", "startedAt", "0001-01-01T00:00:00.000+05:00"),
+        ("submit", "endedAt", "9999-12-31T23:59:00.000-05:00"),
+    ],
+)
+async def test_times_pushed_past_year_9999_or_before_year_1_are_refused_not_500_issue_10(
+    client: httpx.AsyncClient, route: str, field: str, moment: str
+) -> None:
+    """An offset takes the instant outside years 1-9999 in UTC: a 400 naming the field."""
+    if route == "heartbeat":
+        body = heartbeat_body(startedAt=moment, endedAt=moment)
+    else:
+        body = submit_body(endedAt=moment)
+    answer = await client.post(f"/activity/{route}", json=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["details"]["field"] in (field, "endedAt")
