@@ -23,7 +23,7 @@ if [ ! -f "$stamp" ]; then
   if .venv/bin/python -m pip show -q tracker >/dev/null 2>&1; then
     .venv/bin/python -m pip uninstall -q -y tracker
   fi
-  .venv/bin/python -m pip install -q -e ".[server,dev]"
+  .venv/bin/python -m pip install -q -e ".[server,postgres,dev]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
@@ -45,6 +45,14 @@ if [ ! -f "$js_stamp" ]; then
   say "installing the JavaScript dev tools (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   touch "$js_stamp"
+fi
+
+# The unit tests start a throwaway PostgreSQL (initdb + pg_ctl) to test that store too.
+if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  say "installing Debian's postgresql (the store tests run against it as well as SQLite)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 
 if [ "${1:-}" = "--browser" ]; then

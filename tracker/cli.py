@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
                 help="mount the passwordless demo sign-in (/auth/login): anyone who reaches "
                 "the server can then be any student; for trusted networks only",
             )
+            sub.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                help="worker processes (more than 1 needs TRACKER_DB=postgresql://...)",
+            )
         if name == "demo":
             sub.add_argument(
                 "--cache", default=".cache", help="download cache (default: %(default)s)"

@@ -201,4 +201,8 @@ def serve(args: argparse.Namespace) -> int:
     """``tracker serve``: the API, the bundle and the demo site (no build step)."""
     with contextlib.suppress(TrackerError):
         web_root()
+    if getattr(args, "workers", 1) != 1:
+        from ..server.workers import serve_workers
+
+        return serve_workers(args, say)
     return run(args, banner="Serving at")

@@ -13,12 +13,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import AppConfig
+from ..server.ledger import SHOWABLE_MAX_MS, SHOWABLE_MIN_MS
 from ..server.profile import Day, profile
 from ..server.store import Tx
 from ..timefmt import iso_from_epoch_ms
 
-NAME = "json_extract(e.body, '$.object.activity.name')"
-COURSE = "json_extract(e.body, '$.object.course.name')"
+# The newest gradebook entries the dashboard shows (issue 10: bounded reads).
+GRADEBOOK_LIMIT = 200
+
+
+def _name(tx: Tx) -> str:
+    return tx.json_text("e.body", "object", "activity", "name")
+
+
+def _course(tx: Tx) -> str:
+    return tx.json_text("e.body", "object", "course", "name")
 
 
 def _round(value: float, digits: int = 2) -> int | float:
@@ -31,7 +40,10 @@ def _minutes(ms: float) -> int | float:
 
 
 def _local_date(epoch_ms: int, zone: ZoneInfo) -> date:
-    return datetime.fromtimestamp(epoch_ms / 1000, zone).date()
+    # Rows stored before the store refused unshowable times (issue 10) are shown at the edge
+    # of the years datetime can represent instead of failing the whole dashboard.
+    clamped = min(max(epoch_ms, SHOWABLE_MIN_MS), SHOWABLE_MAX_MS)
+    return datetime.fromtimestamp(clamped / 1000, zone).date()
 
 
 def _day_start_ms(day: date, zone: ZoneInfo) -> int:
@@ -74,11 +86,14 @@ def minutes_per_day(
 
 def minutes_per_activity(tx: Tx, email: str) -> list[dict[str, Any]]:
     """All-time active minutes per activity, most first; the name comes from its events."""
+    # Totals come from the covering index alone; the name is read from one event per
+    # activity, not joined to every window (a 200k-window user, issue 10).
     rows = tx.all(
-        f"SELECT t.activity_url, SUM(t.counted_ms), MAX({NAME}), MAX({COURSE}),"
-        " COUNT(DISTINCT t.run_id), COUNT(*)"
-        " FROM time_ledger t LEFT JOIN events e ON e.id = t.event_id"
-        " WHERE t.user_email = ? GROUP BY t.activity_url ORDER BY SUM(t.counted_ms) DESC",
+        f"SELECT a.activity_url, a.ms, {_name(tx)}, {_course(tx)}, a.runs, a.windows FROM"
+        " (SELECT activity_url, SUM(counted_ms) AS ms, COUNT(DISTINCT run_id) AS runs,"
+        " COUNT(*) AS windows, MAX(event_id) AS event_id FROM time_ledger"
+        " WHERE user_email = ? GROUP BY activity_url) a"
+        " LEFT JOIN events e ON e.id = a.event_id ORDER BY a.ms DESC",
         (email,),
     )
     return [
@@ -100,11 +115,11 @@ def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
     rows = tx.all(
         f"SELECT g.kind, g.course_key, g.activity_url, g.run_id, g.ended_at_ms, g.attempt,"
         f" g.total_questions, g.correct_questions, g.score, g.mastered_units, g.pct_complete,"
-        f" g.recorded_at_ms, {NAME}, {COURSE}, x.claimed, x.credited"
+        f" g.recorded_at_ms, {_name(tx)}, {_course(tx)}, x.claimed, x.credited"
         " FROM gradebook g LEFT JOIN events e ON e.id = g.event_id"
         " LEFT JOIN xp_ledger x ON x.event_id = g.event_id AND g.kind = 'activity'"
-        " WHERE g.user_email = ? ORDER BY g.recorded_at_ms DESC, g.id DESC",
-        (email,),
+        " WHERE g.user_email = ? ORDER BY g.recorded_at_ms DESC, g.id DESC LIMIT ?",
+        (email, GRADEBOOK_LIMIT),
     )
     entries = []
     for (

@@ -55,6 +55,17 @@ class SecretError(TrackerError):
     """The session secret is missing, short or cannot be read or written (refuse to start)."""
 
 
+def shared_secret() -> str:
+    """``TRACKER_SESSION_SECRET``, required: the key every process of a shared store uses."""
+    from_env = os.environ.get(SECRET_ENV, "").strip()
+    if not from_env:
+        raise SecretError(
+            f"{SECRET_ENV}: required with a PostgreSQL store (every worker and host must sign "
+            "cookies and identity tags with the same key)"
+        )
+    return _checked(from_env, SECRET_ENV)
+
+
 def load_secret(data_dir: Path) -> str:
     """``TRACKER_SESSION_SECRET``, else a random secret kept in the data folder (so that a
     restart does not sign everybody out).

@@ -41,3 +41,15 @@ def uncovered_ms(start: int, end: int, covered: Iterable[tuple[int, int]]) -> in
         free += max(0, s - cursor)
         cursor = e
     return free + max(0, end - cursor)
+
+
+# Every stored time must be shown as a local date in every time zone, and that date's next
+# day computed (a day's end): two days of margin inside years 1-9999, the range of datetime.
+SHOWABLE_MIN_MS = -62135424000000  # 0001-01-03T00:00:00Z
+SHOWABLE_MAX_MS = 253402041600000 - 1  # 9999-12-28T23:59:59.999Z
+
+
+def check_showable(field: str, moment: int | None) -> None:
+    """Raises (-> 400 naming the field) for a time that some time zone could not show."""
+    if moment is not None and not SHOWABLE_MIN_MS <= moment <= SHOWABLE_MAX_MS:
+        raise TrackerValidationError(field, "is outside the years 1-9999 in some time zone")

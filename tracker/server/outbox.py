@@ -160,7 +160,13 @@ class CaliperSink:
         items = await self.store.awrite(lambda tx: tx.claim_outbox(now, limit, self._lease_s))
         self._inflight = [item.seq for item in items]
         for sensor, group in groupby(items, key=lambda item: item.sensor):
-            batch = list(group)
+            # Renew the lease before each send (issue 10: a batch alternating sensors outlasted
+            # one lease and a second server sent its tail again). Rows whose lease ran out and
+            # were taken by another server are theirs now: not sent from here.
+            until = self._clock() + self._lease_s
+            batch = await self.store.awrite(partial(Tx.renew, items=list(group), until=until))
+            if not batch:
+                continue
             sent = await self._send(sensor, batch)
             done = {item.seq for item in batch}
             self._inflight = [seq for seq in self._inflight if seq not in done]

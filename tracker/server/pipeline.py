@@ -28,6 +28,7 @@ from .caliper import (
     ActivityContext,
     Actor,
     completed_event,
+    new_urn,
     normalize_email,
     time_spent_event,
 )
@@ -162,14 +163,9 @@ class Pipeline:
         ctx = self.context(course, slug=body.id, name=body.name)
         started, ended = window.started_at_ms, window.ended_at_ms
         check_window_time((("startedAt", started), ("endedAt", ended)), self._clock())
-        event = time_spent_event(
-            Actor(user),
-            ctx,
-            run_id=body.run_id,
-            ended_at_ms=ended,
-            active_ms=body.elapsed_ms,
-            inactive_ms=body.paused_ms,
-        )
+        # The time row names its event; the event itself is built only for a new window
+        # (issue 12: a resend does no work it does not need).
+        event_id = new_urn()
 
         def write(tx: Tx) -> bool:
             check_run_owner(tx, user, body.run_id)
@@ -187,9 +183,18 @@ class Pipeline:
                 counted_ms=min(body.elapsed_ms, free),
                 activity_url=ctx.activity_url,
                 course_key=ctx.course_key,
-                event_id=event["id"],
+                event_id=event_id,
             )
             if inserted:
+                event = time_spent_event(
+                    Actor(user),
+                    ctx,
+                    run_id=body.run_id,
+                    ended_at_ms=ended,
+                    active_ms=body.elapsed_ms,
+                    inactive_ms=body.paused_ms,
+                )
+                event["id"] = event_id
                 tx.insert_event(_stored(event, ctx, user, body.run_id), self._clock())
             return not inserted
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
 from .app import ApiParts, build_app
-from .auth import load_secret
+from .auth import load_secret, shared_secret
 from .identity import GetEmail, Identity, no_identity
 from .outbox import CaliperSink
 from .pipeline import Pipeline, now_ms
@@ -59,7 +60,12 @@ class TimebackServer:
         # The key of the X-Tracker-Subject tag (contract item 1): the session secret, else the
         # one kept next to the database (made on first start), so tags survive restarts.
         if subject_secret is None:
-            subject_secret = load_secret(self.settings.database.parent)
+            database = self.settings.database
+            # A PostgreSQL store is shared by workers and hosts: they must all sign with one
+            # key, so it comes from the environment rather than a file of one machine.
+            subject_secret = (
+                load_secret(database.parent) if isinstance(database, Path) else shared_secret()
+            )
         self.identity = Identity(self.get_email, subject_secret=subject_secret)
         self.limiter = RateLimiter(
             burst=self.settings.rate_limit_burst,

@@ -70,16 +70,22 @@ def _env_name(field_name: str) -> str:
     return f" ({names[0]})" if names else ""
 
 
-def database_path(value: str | Path) -> Path:
-    """A file path, or a ``sqlite:///relative`` / ``sqlite:////absolute`` URL."""
+def database_path(value: str | Path) -> Path | str:
+    """A file path, a ``sqlite:///relative`` / ``sqlite:////absolute`` URL, or a
+    ``postgresql://`` URL (kept as it is: the PostgreSQL store, issue 12)."""
     text = str(value)
+    if isinstance(value, str) and text.startswith(("postgresql://", "postgres://")):
+        return text
     if text.startswith("sqlite://"):
         rest = text.removeprefix("sqlite://")
         if not rest.startswith("/") or rest == "/":
             raise SettingsError(f"database{_env_name('database')}: use sqlite:///path/to/file")
         text = rest[1:]
     elif "://" in text:
-        raise SettingsError(f"database{_env_name('database')}: only SQLite is supported: {text}")
+        raise SettingsError(
+            f"database{_env_name('database')}: use a file path, sqlite:///path or "
+            f"postgresql://...: {text}"
+        )
     if not text:
         raise SettingsError(f"database{_env_name('database')}: empty path")
     return Path(text)
@@ -131,7 +137,7 @@ class Settings:
     # timeback.config.json: a loaded AppConfig wins over a path.
     config_path: Path | None = None
     config: AppConfig | None = None
-    database: Path = DEFAULT_DATABASE
+    database: Path | str = DEFAULT_DATABASE
     sink: SinkName = "embedded"
     caliper_url: str | None = None
     token_url: str | None = None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
+from tests.postgres_cluster import NO_POSTGRES_ENV, PostgresCluster
 from tracker.server import Settings, TimebackServer
 
 from .helpers import CONFIG, CaliperReceiver, UvicornThread
@@ -39,17 +41,63 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "tracker.sqlite3"
 
 
+# The store, pipeline and route tests run against both backends (issue 12); the others (and
+# tests that open the SQLite file themselves) against SQLite.
+BOTH_BACKENDS = {
+    "test_heartbeat",
+    "test_submit",
+    "test_integrity",
+    "test_record",
+    "test_caliper_sink",
+    "test_parts",
+    "test_lenient",
+    "test_errors",
+    "test_store_backends",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        module = metafunc.module.__name__.rsplit(".", 1)[-1]
+        both = module in BOTH_BACKENDS and os.environ.get(NO_POSTGRES_ENV) != "1"
+        metafunc.parametrize("backend", ["sqlite", "postgresql"] if both else ["sqlite"])
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Started on first use; a failure to start fails the tests (no silent skip)."""
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def make_server(config_file: Path, db_path: Path) -> Iterator[ServerFactory]:
-    """TimebackServer on a real SQLite file in tmp; several calls share the file (restarts)."""
+def store_location(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """The database of this test: the SQLite file, or a fresh schema in the test cluster."""
+    if backend == "sqlite":
+        return db_path
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.fresh_schema_url()
+
+
+@pytest.fixture
+def make_server(config_file: Path, store_location: Path | str) -> Iterator[ServerFactory]:
+    """TimebackServer on a real store (SQLite file in tmp, or PostgreSQL); several calls
+    share it (restarts)."""
     made: list[TimebackServer] = []
 
     def make(**settings: Any) -> TimebackServer:
-        values: dict[str, Any] = {"config_path": config_file, "database": db_path}
+        values: dict[str, Any] = {"config_path": config_file, "database": store_location}
         values.update(settings)
         get_email = values.pop("get_email", header_identity)
         clock = values.pop("clock", lambda: NOW_MS)
         extra = {key: values.pop(key) for key in ("subject_secret", "rate_clock") if key in values}
+        if isinstance(values["database"], str):
+            # A shared store takes its key from TRACKER_SESSION_SECRET (no data folder).
+            extra.setdefault("subject_secret", "postgres-tests-subject-key-" + "k" * 16)
         server = TimebackServer(Settings(**values), get_email=get_email, clock=clock, **extra)
         made.append(server)
         return server

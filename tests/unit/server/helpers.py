@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -154,6 +155,8 @@ class CaliperReceiver:
         self.refused: list[int] = []
         self.problems: list[str] = []
         self.down = False
+        # A slow endpoint: seconds before each event post is answered.
+        self.delay_s = 0.0
         self._script: deque[tuple[int, dict[str, str]]] = deque()
         self._tokens: set[str] = set()
         self.post_times: list[float] = []
@@ -196,6 +199,8 @@ class CaliperReceiver:
         return JSONResponse({"error": message}, status_code=status)
 
     async def event(self, request: Request) -> Response:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         with self.lock:
             self.event_posts += 1
             self.post_times.append(time.monotonic())

@@ -53,6 +53,8 @@ async def test_events_are_forwarded_with_a_cached_token(
             assert (await client.post(HEARTBEAT, json=window(index))).status_code == 204
         assert (await client.post(SUBMIT, json=submit_body())).status_code == 204
         await until(lambda: len(receiver.events) == 4)
+        # The receiver records an envelope before its 2xx reaches the sink: wait for that.
+        await until(lambda: server.store.outbox_counts()["sent"] == 4)
     await server.aclose()
     assert receiver.event_ids() == stored_ids(server)
     assert receiver.problems == []

@@ -145,3 +145,18 @@ def test_the_demo_state_creates_the_database_private(tmp_path: Path) -> None:
             state.close()
     finally:
         os.umask(old)
+
+
+def test_a_shared_store_needs_the_secret_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.server.auth import SecretError, shared_secret
+
+    monkeypatch.delenv("TRACKER_SESSION_SECRET", raising=False)
+    with pytest.raises(SecretError, match="TRACKER_SESSION_SECRET: required with a PostgreSQL"):
+        shared_secret()
+    monkeypatch.setenv("TRACKER_SESSION_SECRET", "short")
+    with pytest.raises(SecretError, match="too short"):
+        shared_secret()
+    monkeypatch.setenv("TRACKER_SESSION_SECRET", "x" * 40)
+    assert shared_secret() == "x" * 40

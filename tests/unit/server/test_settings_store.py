@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tracker.server import Settings, SettingsError, StoreError, TimebackServer
-from tracker.server import store as store_module
 from tracker.server.store import SCHEMA_VERSION, Store
+from tracker.server.store import schema as sqlite_store
 
 from .conftest import ServerFactory, client_for
 from .helpers import heartbeat_body
@@ -66,7 +66,7 @@ def test_settings_from_environment(tmp_path: Path) -> None:
         ),
         ({"caliper_url": "caliper.example.com"}, "absolute"),
         ({"allowed_origins": "https://a.example.com/path"}, "not an origin"),
-        ({"database": "postgres://db/tracker"}, "only SQLite"),
+        ({"database": "mysql://db/tracker"}, "use a file path, sqlite:///path or postgresql"),
         ({"config_path": None}, "no timeback.config.json"),
         ({"colour": "blue"}, "unknown setting"),
     ],
@@ -110,8 +110,9 @@ async def test_schema_migrates_forward_keeping_data(
     server.close()
 
     upgrade = ("ALTER TABLE events ADD COLUMN note TEXT",)
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, upgrade))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    migrations = (*sqlite_store.SQLITE_MIGRATIONS, upgrade)
+    monkeypatch.setattr(sqlite_store, "SQLITE_MIGRATIONS", migrations)
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     upgraded = Store(db_path)
     assert upgraded.schema_version == SCHEMA_VERSION + 1
     assert upgraded.row_counts()["events"] == 1
