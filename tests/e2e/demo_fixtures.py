@@ -48,8 +48,11 @@ class DemoProcess:
                 self.process.kill()
                 self.process.wait()
                 raise
-        assert self.process.stderr is not None
+        assert self.process.stderr is not None and self.process.stdout is not None
         self.stderr.extend(self.process.stderr.read().splitlines())
+        # Closed here, or each pipe is a ResourceWarning (an error under pytest's strict mode).
+        self.process.stdout.close()
+        self.process.stderr.close()
         return int(self.process.returncode)
 
 
@@ -90,22 +93,22 @@ def start_demo(
         command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = started + timeout
-    lines: list[str] = []
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=0.2):
-            if process.poll() is not None:
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = started + timeout
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=0.2):
+                if process.poll() is not None:
+                    break
+                continue
+            line = process.stdout.readline()
+            if not line:
                 break
-            continue
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        match = URL_LINE.search(line)
-        if match:
-            return DemoProcess(process, match.group(1), time.monotonic() - started, data)
+            lines.append(line)
+            match = URL_LINE.search(line)
+            if match:
+                return DemoProcess(process, match.group(1), time.monotonic() - started, data)
     process.kill()
     _, err = process.communicate()
     raise RuntimeError(f"tracker demo did not print its URL: {''.join(lines)}\n{err}")
