@@ -98,3 +98,18 @@ test("storage disabled: the beacon still leaves", () => {
   assert.equal(sendBootWindow(REQUEST, ports), "beacon");
   assert.equal(calls[0][0], "sendBeacon");
 });
+
+test("an API on another origin gets text/plain: a beacon or keepalive cannot be preflighted", () => {
+  const { calls, ports } = fakes({ beacon: false });
+  const lesson = { href: "http://lessons.test/a.html", origin: "http://lessons.test" };
+  const request = { ...REQUEST, url: "http://api.test/api/timeback/activity/heartbeat" };
+  sendBootWindow(request, { ...ports, location: lesson });
+  assert.deepEqual(plain(calls.slice(1)), [
+    ["sendBeacon", request.url, "text/plain;charset=UTF-8", "{}"],
+    ["fetch", request.url, true, "{}", "text/plain;charset=UTF-8"],
+  ]);
+  // Same origin: JSON, as before.
+  const same = fakes();
+  sendBootWindow(REQUEST, { ...same.ports, location: lesson });
+  assert.equal(plain(same.calls)[1][2], "application/json");
+});

@@ -12,18 +12,30 @@ from pyodide.ffi import JsException, to_js
 from ..ports import REPLY_HEADERS, Reply
 
 _JSON = "application/json"
+_TEXT = "text/plain;charset=UTF-8"
 # Sends are serialized (W6): a request that hangs would hold back every later window, so
 # it is given up after this long and counts as "no answer" (kept, sent again later: P3).
 REQUEST_TIMEOUT_MS = 30_000
 
 
-def _options(body: str, *, keepalive: bool = False) -> Any:
+def _cross_origin(url: str) -> bool:
+    return str(js.URL.new(url, js.location.href).origin) != str(js.location.origin)
+
+
+def _exit_type(url: str) -> str:
+    # A beacon or keepalive request cannot wait for a CORS preflight: to an API on another
+    # origin it goes as text/plain (a "simple" request), which the server reads as JSON.
+    return _TEXT if _cross_origin(url) else _JSON
+
+
+def _options(body: str, *, keepalive: bool = False, content_type: str = _JSON) -> Any:
     options: dict[str, Any] = {
         "method": "POST",
         "body": body,
-        "headers": {"Content-Type": _JSON},
-        # The server finds the student from the session cookie (wire §1, Identity).
-        "credentials": "same-origin",
+        "headers": {"Content-Type": content_type},
+        # The server finds the student from the session cookie (wire §1, Identity), also
+        # when the API is on another origin than the lesson (CORS with credentials).
+        "credentials": "include",
         "keepalive": keepalive,
     }
     if not keepalive:
@@ -51,16 +63,16 @@ class FetchTransport:
         return Reply(int(response.status), str(text), _headers(response))
 
     def beacon(self, url: str, body: str) -> bool:
-        # A Blob carries the JSON content type; a plain string would be sent as text/plain.
+        # A Blob carries the JSON content type (text/plain to another origin: _exit_type).
         blob = js.Blob.new(
-            to_js([body]), to_js({"type": _JSON}, dict_converter=js.Object.fromEntries)
+            to_js([body]), to_js({"type": _exit_type(url)}, dict_converter=js.Object.fromEntries)
         )
         return bool(js.navigator.sendBeacon(url, blob))
 
     def post_keepalive(self, url: str, body: str, on_reply: Callable[[Reply], None]) -> None:
         # fetch() is called here, inside the pagehide task (P1); only the answer, if the page
         # lives to see it, is awaited later.
-        promise = js.fetch(url, _options(body, keepalive=True))
+        promise = js.fetch(url, _options(body, keepalive=True, content_type=_exit_type(url)))
 
         async def settle() -> None:
             try:

@@ -3,6 +3,7 @@
 The routes receive the pieces they use (``ApiParts``), not the server object, so this module
 imports nothing of ``server.py``. The checks every request passes are middleware, in order:
 
+    CORSMiddleware     only with allowed_origins: preflights and CORS headers for them
     SubjectHeader      X-Tracker-Subject on every answer to a signed-in user (contract 1)
     ErrorBoundary      one error body for everything below; 500 INTERNAL_ERROR, logged
     HostAllowlist      400 BAD_HOST for a Host not in allowed_hosts (when set)
@@ -18,7 +19,7 @@ imports nothing of ``server.py``. The checks every request passes are middleware
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -135,6 +137,30 @@ class UserRoutes:
         return json_response(200, data, NO_STORE)
 
 
+# What the tracker reads from an answer (delivery rules) must be exposed to another origin.
+EXPOSED_HEADERS = ("x-tracker-subject", "x-tracker-dedupe", "retry-after")
+
+
+def cors_middleware(allowed_origins: Collection[str]) -> list[Middleware]:
+    """CORS for the origins allowed to call the API (``allowed_origins``): a lesson served
+    from another origin than the API (``data-base`` elsewhere) sends its session cookie
+    (credentials) and its JSON, and reads the answers' delivery headers. None when the
+    API is for its own origin only (the default)."""
+    if not allowed_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(allowed_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+            expose_headers=list(EXPOSED_HEADERS),
+            max_age=600,
+        )
+    ]
+
+
 def build_app(parts: ApiParts) -> Starlette:
     activity = ActivityRoutes(parts.pipeline, parts.identity)
     user = UserRoutes(parts.identity, parts.store, parts.config, parts.settings, parts.pipeline.now)
@@ -147,6 +173,8 @@ def build_app(parts: ApiParts) -> Starlette:
             Route(ME_PATH, user.me, methods=["GET"]),
         ],
         middleware=[
+            # Outermost: a preflight from an allowed origin is answered before any check.
+            *cors_middleware(settings.allowed_origins),
             Middleware(SubjectHeader, identity=parts.identity),
             Middleware(ErrorBoundary),
             Middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts),

@@ -87,6 +87,9 @@ class BundleFiles(StaticFiles):
         if self._has_siblings(path):
             response.headers["vary"] = "Accept-Encoding"
         response.headers["cache-control"] = cache_control(path)
+        # The bundle is public and may be loaded by lesson pages of other origins (a CDN-like
+        # static host): the runtime's module import and its fetches are CORS requests.
+        response.headers["access-control-allow-origin"] = "*"
         return response
 
     @staticmethod

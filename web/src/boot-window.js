@@ -7,6 +7,7 @@
 const HEARTBEAT_PATH = "/activity/heartbeat"; // tracker/wire.py HEARTBEAT_PATH
 const WINDOW_KEY_PREFIX = "timeback.window."; // tracker/outbox.py KEY_PREFIX
 const JSON_TYPE = "application/json";
+const TEXT_TYPE = "text/plain;charset=UTF-8";
 
 /** An ISO 8601 UTC time with ms, as tracker/timefmt.py iso_from_epoch_ms writes it. */
 function isoFromEpochMs(epochMs) {
@@ -48,14 +49,25 @@ function bootWindowRequest(params, window, base, origin) {
  * sendBeacon, or fetch keepalive when the beacon is refused (P1). Never throws: the page is
  * leaving. Says how it went: "beacon", "keepalive" or "stored".
  */
-function sendBootWindow({ url, key, body }, { storage, navigator, fetch, Blob }) {
+// A beacon or keepalive request cannot wait for a CORS preflight: to an API on another
+// origin it goes as text/plain (a "simple" request), which the server reads as JSON.
+function exitContentType(url, here) {
+  try {
+    return here && new URL(url, here.href).origin !== here.origin ? TEXT_TYPE : JSON_TYPE;
+  } catch {
+    return JSON_TYPE;
+  }
+}
+
+function sendBootWindow({ url, key, body }, { storage, navigator, fetch, Blob, location }) {
+  const type = exitContentType(url, location);
   try {
     storage.setItem(key, JSON.stringify({ url, body }));
   } catch {
     // Storage full or disabled: the beacon is the only chance.
   }
   try {
-    if (navigator.sendBeacon(url, new Blob([body], { type: JSON_TYPE }))) return "beacon";
+    if (navigator.sendBeacon(url, new Blob([body], { type }))) return "beacon";
   } catch {
     // A browser without sendBeacon: keepalive below.
   }
@@ -73,8 +85,8 @@ function sendBootWindow({ url, key, body }, { storage, navigator, fetch, Blob })
     fetch(url, {
       method: "POST",
       body,
-      headers: { "Content-Type": JSON_TYPE },
-      credentials: "same-origin",
+      headers: { "Content-Type": type },
+      credentials: "include", // the session cookie, also for an API on another origin
       keepalive: true,
     }).then(forget, () => {});
     return "keepalive";

@@ -60,6 +60,7 @@ function main() {
     navigator,
     fetch: (...args) => window.fetch(...args),
     Blob,
+    location,
   };
   log.onPageHide = (entry) => {
     try {
