@@ -16,7 +16,6 @@ from starlette.routing import Route
 from ..errors import TrackerValidationError
 from ..validation import validate
 from ..wire import HEARTBEAT_PATH, ME_PATH, SUBMIT_PATH, VERIFY_PATH, HeartbeatBody, SubmitBody
-from .caliper import actor_iri
 from .errors import (
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
@@ -88,9 +87,8 @@ class Routes:
 
     async def verify(self, request: Request) -> Response:
         email = await self._user(request)
-        # The official answer is {verified, timebackId}; embedded mode knows no Timeback
-        # account, so the id is null and the local identity is in email and actorId.
-        answer = {"verified": True, "timebackId": None, "email": email, "actorId": actor_iri(email)}
+        # The official answer {verified, timebackId}, and ours (email, actorId) beside it.
+        answer = await self.server.actors.verify(email)
         return json_response(200, answer, NO_STORE)
 
     async def me(self, request: Request) -> Response:
@@ -102,8 +100,9 @@ class Routes:
             raise invalid("tz", "is not an IANA time zone, e.g. Europe/Berlin") from None
         day = Day.containing(self.server.pipeline.now(), zone)
         server = self.server
+        user = await server.actors.roster_user(email)
         data = await server.store.aread(
-            lambda tx: profile(tx, server.config, server.settings.env, email, day)
+            lambda tx: profile(tx, server.config, server.settings.env, email, day, user=user)
         )
         return json_response(200, data, NO_STORE)
 

@@ -34,6 +34,7 @@ from .caliper import (
     time_spent_event,
 )
 from .ledger import check_window_time, uncovered_ms
+from .platform import ActorSource, EmbeddedActors
 from .settings import Settings
 from .store import Store, StoredEvent, Tx
 
@@ -120,7 +121,10 @@ class Pipeline:
         *,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_ms,
+        actors: ActorSource | None = None,
     ) -> None:
+        # Who events name: mailto: actors (embedded) or OneRoster users (platform mode).
+        self.actors: ActorSource = actors or EmbeddedActors()
         self.config = config
         self.settings = settings
         self.store = store
@@ -148,9 +152,17 @@ class Pipeline:
         slug: str,
         name: str,
         process: bool = True,
+        selector: CourseBySubjectGrade | CourseByCode | None = None,
     ) -> ActivityContext:
         return ActivityContext.resolve(
-            self.config, course, env=self.settings.env, slug=slug, name=name, process=process
+            self.config,
+            course,
+            env=self.settings.env,
+            slug=slug,
+            name=name,
+            selector=selector,
+            process=process,
+            roster_courses_url=self.actors.roster_courses_url,
         )
 
     # -- heartbeat -------------------------------------------------------------------------
@@ -159,12 +171,14 @@ class Pipeline:
         """Stores one window; True when it was already stored (a resend)."""
         user = normalize_email(email)
         course = self.course(body.course)
-        ctx = self.context(course, slug=body.id, name=body.name)
+        ctx = self.context(course, slug=body.id, name=body.name, selector=body.course)
         started = epoch_ms_from_iso(body.started_at)
         ended = epoch_ms_from_iso(body.ended_at)
         check_window_time((("startedAt", started), ("endedAt", ended)), self._clock())
+        self.actors.check_course(course, self.settings.env)
+        actor = await self.actors.actor(user)
         event = time_spent_event(
-            Actor(user),
+            actor,
             ctx,
             run_id=body.run_id,
             ended_at_ms=ended,
@@ -207,9 +221,12 @@ class Pipeline:
         time_totals = None
         if body.time is not None and (body.time.active_ms or body.time.inactive_ms):
             time_totals = TimeTotals(body.time.active_ms or 0, body.time.inactive_ms or 0)
+        self.actors.check_course(course, self.settings.env)
         completion = Completion(
-            actor=Actor(email),
-            ctx=self.context(course, slug=body.id, name=body.name, process=body.process),
+            actor=await self.actors.actor(email),
+            ctx=self.context(
+                course, slug=body.id, name=body.name, process=body.process, selector=body.course
+            ),
             run_id=body.run_id,
             ended_at_ms=ended_at_ms,
             xp_earned=body.metrics.xp_earned,

@@ -16,8 +16,11 @@ from urllib.parse import urlsplit
 
 from ..config import AppConfig, load_config
 from ..errors import TrackerError, TrackerValidationError
+from .platform.urls import default_urls
 
 SinkName = Literal["embedded", "caliper"]
+ModeName = Literal["embedded", "platform"]
+MODES: tuple[str, ...] = ("embedded", "platform")
 XpPolicy = Literal["accept", "cap", "reject"]
 SINKS: tuple[str, ...] = ("embedded", "caliper")
 XP_POLICIES: tuple[str, ...] = ("accept", "cap", "reject")
@@ -39,6 +42,14 @@ ENV_VARS: dict[str, str] = {
     "TRACKER_XP_POLICY": "xp_policy",
     "TRACKER_XP_TOLERANCE": "xp_tolerance",
     "TRACKER_ALLOWED_ORIGINS": "allowed_origins",
+    # -- Timeback platform mode (issue 9): the official SDK's variable names. --
+    "TRACKER_MODE": "mode",
+    "TIMEBACK_API_BASE_URL": "platform_api_url",
+    "TIMEBACK_CALIPER_URL": "caliper_url",
+    "TIMEBACK_API_AUTH_URL": "token_url",
+    "TIMEBACK_API_CLIENT_ID": "client_id",
+    "TIMEBACK_API_CLIENT_SECRET": "client_secret",
+    "TRACKER_USER_CACHE_TTL": "user_cache_ttl_s",
 }
 
 
@@ -111,6 +122,12 @@ class Settings:
     retry_max_s: float = 300.0
     poll_interval_s: float = 5.0
     request_timeout_s: float = 10.0
+    # -- Timeback platform mode (issue 9) --
+    # "platform": users resolved through OneRoster, events to the platform's Caliper.
+    mode: ModeName = "embedded"
+    # OneRoster base URL (default: the env's Timeback API); Caliper and token URLs above.
+    platform_api_url: str | None = None
+    user_cache_ttl_s: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -139,7 +156,13 @@ class Settings:
             values["allowed_origins"] = tuple(
                 item for item in values["allowed_origins"].split(",") if item.strip()
             )
-        for name in ("xp_tolerance", "retry_base_s", "retry_max_s", "poll_interval_s"):
+        for name in (
+            "xp_tolerance",
+            "retry_base_s",
+            "retry_max_s",
+            "poll_interval_s",
+            "user_cache_ttl_s",
+        ):
             if isinstance(values.get(name), str):
                 try:
                     values[name] = float(values[name])
@@ -177,8 +200,12 @@ class Settings:
             raise SettingsError(
                 f"config_path{_env_name('config_path')}: no timeback.config.json given"
             )
+        platform = self._platform_defaults(env)
+        if platform is not None:
+            return dataclasses.replace(self, **platform).checked()
         caliper_url = _http_url("caliper_url", self.caliper_url)
         token_url = _http_url("token_url", self.token_url)
+        platform_api_url = _http_url("platform_api_url", self.platform_api_url)
         if self.sink == "caliper":
             for name in ("caliper_url", "token_url", "client_id", "client_secret"):
                 if not getattr(self, name):
@@ -192,8 +219,37 @@ class Settings:
             database=database_path(self.database),
             caliper_url=caliper_url,
             token_url=token_url,
+            platform_api_url=platform_api_url,
             allowed_origins=origins,
         )
+
+    def _platform_defaults(self, env: str) -> dict[str, Any] | None:
+        """Platform mode: the env's Timeback URLs where none are set, and the Caliper sink.
+
+        None when nothing is left to fill in (embedded mode, or already filled).
+        """
+        if self.mode not in MODES:
+            raise SettingsError(
+                f"mode{_env_name('mode')}: {self.mode!r} is not one of {', '.join(MODES)}"
+            )
+        if self.mode != "platform":
+            return None
+        if not self.user_cache_ttl_s >= 0:
+            raise SettingsError(f"user_cache_ttl_s{_env_name('user_cache_ttl_s')}: must be >= 0")
+        for name in ("client_id", "client_secret"):
+            if not getattr(self, name):
+                raise SettingsError(f"{name}{_env_name(name)}: required in platform mode")
+        urls = default_urls(env)
+        changes = {
+            "sink": "caliper",
+            "platform_api_url": self.platform_api_url or urls.api,
+            "caliper_url": self.caliper_url or urls.caliper,
+            "token_url": self.token_url or urls.token,
+            "env": env,
+        }
+        if all(getattr(self, key) == value for key, value in changes.items()):
+            return None
+        return changes
 
     def load_app_config(self) -> AppConfig:
         """The app's courses; a bad file raises SettingsError that names the file and field."""

@@ -45,7 +45,8 @@ async def test_completion_event_exact_shape(
     assert event["profile"] == "TimebackProfile"
     assert event["eventTime"] == "2026-01-27T10:03:00.000Z"
     assert event["session"] == f"urn:uuid:{RUN_ID}"
-    assert event["object"]["id"].endswith("/activities/Math/g3/fractions-with-like-denominators")
+    # The selector was {code: MATH-3}: the official builds object.id from it (issue 9).
+    assert event["object"]["id"].endswith("/activities/MATH-3/fractions-with-like-denominators")
     generated = event["generated"]
     assert generated["type"] == "TimebackActivityMetricsCollection"
     assert generated["items"] == [
