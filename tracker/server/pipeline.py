@@ -15,6 +15,7 @@ Rules (wire §1, §2, §5):
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -37,6 +38,17 @@ from .ledger import check_window_time, uncovered_ms
 from .platform import ActorSource, EmbeddedActors
 from .settings import Settings
 from .store import Store, StoredEvent, Tx
+
+log = logging.getLogger("tracker.server")
+
+# Suffix of xp_ledger.policy for a claim credited above the run's counted minutes.
+FLAGGED = "+flagged"
+
+
+@dataclass(frozen=True)
+class XpDecision:
+    credited: float
+    flagged: bool = False
 
 
 class XpRejectedError(TrackerValidationError):
@@ -79,6 +91,8 @@ class CompletionResult:
     event_ids: tuple[str, ...]
     xp_claimed: float | None = None
     xp_credited: float | None = None
+    # XP above what the run's counted minutes allow, credited under "accept" with xp_flag.
+    xp_flagged: bool = False
     course_completed: bool = False
 
 
@@ -245,29 +259,44 @@ class Pipeline:
             self._on_commit()
         return result
 
-    def _credit(self, tx: Tx, user: str, c: Completion) -> float:
-        """XP to credit under the policy; raises XpRejectedError under "reject"."""
+    def _credit(self, tx: Tx, user: str, c: Completion) -> XpDecision:
+        """XP to credit under the policy; raises XpRejectedError under "reject".
+
+        ``accept`` (the default, as the official server) credits the claim; with ``xp_flag``
+        a claim above what the run's counted minutes allow is credited and marked.
+        """
         claimed = float(c.xp_earned)
         policy = self.settings.xp_policy
-        if policy == "accept" or claimed <= 0:
-            return claimed
+        if claimed <= 0 or (policy == "accept" and not self.settings.xp_flag):
+            return XpDecision(claimed)
         seen_ms, rows = tx.run_active_ms(user, c.run_id)
         if c.time is not None and c.time.trusted:
             seen_ms, rows = seen_ms + c.time.active_ms, rows + 1
         if rows == 0 and c.trusted:
             # record() without time and none seen: the backend vouches for the XP.
-            return claimed
+            return XpDecision(claimed)
         already = max(0.0, tx.run_xp_credited(user, c.run_id))
         allowance = max(0.0, math.ceil(seen_ms / 60_000) + self.settings.xp_tolerance - already)
         if claimed <= allowance:
-            return claimed
+            return XpDecision(claimed)
+        if policy == "accept":
+            # The claim goes out unchanged; the store and the log say it is above the minutes.
+            log.warning(
+                "xp flagged: %s run %s claims %s XP, its %.1f counted active minutes allow %s",
+                user,
+                c.run_id,
+                _tidy(claimed),
+                seen_ms / 60_000,
+                _tidy(allowance),
+            )
+            return XpDecision(claimed, flagged=True)
         if policy == "reject":
             raise XpRejectedError(
                 "metrics.xpEarned",
                 f"{_tidy(claimed)} XP is more than the {_tidy(allowance)} XP that the "
                 f"{seen_ms / 60_000:.1f} active minutes seen for this run allow",
             )
-        return allowance
+        return XpDecision(allowance)
 
     def _complete(self, tx: Tx, c: Completion) -> CompletionResult:
         user = normalize_email(c.actor.email)
@@ -278,7 +307,8 @@ class Pipeline:
 
         now = self._clock()
         attempt = tx.next_attempt(user, ctx.activity_url)
-        credited = self._credit(tx, user, c)
+        decision = self._credit(tx, user, c)
+        credited = decision.credited
         claimed = float(c.xp_earned)
 
         progress = tx.progress(user, ctx.course_key)
@@ -355,7 +385,7 @@ class Pipeline:
             occurred_at_ms=c.ended_at_ms,
             claimed=claimed,
             credited=credited,
-            policy=self.settings.xp_policy,
+            policy=self.settings.xp_policy + (FLAGGED if decision.flagged else ""),
             event_id=completed["id"],
         )
         reached = pct is not None and pct >= 100
@@ -377,5 +407,6 @@ class Pipeline:
             event_ids=tuple(event["id"] for event in events),
             xp_claimed=claimed,
             xp_credited=credited,
+            xp_flagged=decision.flagged,
             course_completed=course_completed,
         )

@@ -41,6 +41,7 @@ ENV_VARS: dict[str, str] = {
     "TIMEBACK_ENV": "env",
     "TRACKER_XP_POLICY": "xp_policy",
     "TRACKER_XP_TOLERANCE": "xp_tolerance",
+    "TRACKER_XP_FLAG": "xp_flag",
     "TRACKER_ALLOWED_ORIGINS": "allowed_origins",
     # -- Timeback platform mode (issue 9): the official SDK's variable names. --
     "TRACKER_MODE": "mode",
@@ -110,7 +111,11 @@ class Settings:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     env: str = "production"
-    xp_policy: XpPolicy = "cap"
+    # "accept" forwards the claim as the official server does; "cap" / "reject" hold it
+    # against the run's counted minutes.
+    xp_policy: XpPolicy = "accept"
+    # Mark (store, dashboard, log) an accepted claim above the run's counted minutes.
+    xp_flag: bool = True
     # XP allowed above ceil(active minutes of the run): absorbs the last window in flight.
     xp_tolerance: float = 1.0
     # Origins besides the request's own host that may call the API.
@@ -152,6 +157,11 @@ class Settings:
             values["config_path"] = Path(values["config_path"])
         if "database" in values:
             values["database"] = database_path(values["database"])
+        if isinstance(values.get("xp_flag"), str):
+            flag = values["xp_flag"].strip().lower()
+            if flag not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise SettingsError(f"xp_flag{_env_name('xp_flag')}: not a boolean: {flag!r}")
+            values["xp_flag"] = flag in ("1", "true", "yes", "on")
         if isinstance(values.get("allowed_origins"), str):
             values["allowed_origins"] = tuple(
                 item for item in values["allowed_origins"].split(",") if item.strip()

@@ -193,7 +193,7 @@ async def test_record_and_heartbeats_share_the_run(make_server: ServerFactory) -
     from .conftest import client_for
     from .helpers import window
 
-    server = make_server()
+    server = make_server(xp_policy="cap")
     run = new_run()
     async with client_for(server) as client:
         for index in range(4):  # 1 active minute
