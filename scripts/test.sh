@@ -14,6 +14,13 @@ say "mypy"
 $PY -m mypy
 say "unit tests (CPython; the core must keep >= 95 % line coverage)"
 $PY -m pytest tests/unit -q --cov=tracker --cov-report=term --cov-fail-under=95 "$@"
+say "compatibility with the official server SDK (tests/compat: timeback-sdk in a Python 3.12 venv)"
+if [ "${TRACKER_TEST_NO_COMPAT:-}" = "1" ]; then
+  printf '\033[1;31m!!! TRACKER_TEST_NO_COMPAT=1: wire compatibility with the official server is NOT tested\033[0m\n' >&2
+else
+  # Fails (never skips) when no Python >= 3.12 is found; the venv is cached in .cache/.
+  $PY -m pytest tests/compat -q -p no:cacheprovider "$@"
+fi
 say "building the browser bundle"
 .venv/bin/tracker build
 say "core unit tests inside Pyodide (Python 3.14, under Node)"

@@ -326,3 +326,68 @@ def test_attempts_count_per_activity_and_a_retry_keeps_its_attempt(pair: Pair) -
     assert attempts[2] == ([3], [3])
     # The retry: the official resends the event with the same attempt; ours sends nothing.
     assert attempts[1] == ([2, 2], [2])
+
+
+# -- lasting dedupe (contract item 4) -------------------------------------------------------
+
+
+def test_only_our_heartbeat_answers_advertise_lasting_dedupe(pair: Pair) -> None:
+    body = heartbeat()
+    for expected in (204, 200):  # first send, then a resend
+        official, ours = pair.send("POST", HEARTBEAT, json=body)
+        assert (official.status_code, ours.status_code) == (expected, expected)
+        assert ours.headers["x-tracker-dedupe"] == "lasting"
+        assert "x-tracker-dedupe" not in official.headers
+
+
+# -- end({time}) : the form both servers take (issue 9) --------------------------------------
+
+
+def override_window(
+    run_id: str, slug: str, ended_at: str, active_ms: int, inactive_ms: int
+) -> Body:
+    """The override's time as one heartbeat window that ends with the completion.
+
+    Its span is the override's total, so our ledger counts its active time in full when no
+    other window of the run covers that span; its startedAt is new, so neither server's
+    dedupe takes it for a resend.
+    """
+    end = datetime.fromisoformat(ended_at.replace("Z", "+00:00"))
+    start = end - timedelta(milliseconds=active_ms + inactive_ms)
+    return heartbeat(
+        run_id,
+        id=slug,
+        course={"code": "MATH-3"},
+        startedAt=iso(start),
+        endedAt=ended_at,
+        elapsedMs=active_ms,
+        pausedMs=inactive_ms,
+    )
+
+
+def test_time_override_as_a_final_window_reaches_caliper_once_on_both(pair: Pair) -> None:
+    run, slug, ended = str(uuid.uuid4()), f"essay-{uuid.uuid4().hex[:6]}", recent(20)
+    window = override_window(run, slug, ended, active_ms=90_000, inactive_ms=12_000)
+    completion = submit(run, id=slug, endedAt=ended, metrics={"xpEarned": 2})
+    for path, body in ((HEARTBEAT, window), (SUBMIT, completion)):
+        official, ours = pair.send("POST", path, json=body)
+        assert (official.status_code, ours.status_code) == (204, 204), (official.text, ours.text)
+    events = _same_events(pair, run, 2)
+    spent = [e for e in events if e["type"] == "TimeSpentEvent"]
+    assert len(spent) == 1
+    assert spent[0]["generated"]["items"] == [
+        {"type": "active", "value": 90},
+        {"type": "inactive", "value": 12},
+    ]
+    assert spent[0]["eventTime"] == ended
+
+
+def test_time_in_the_submit_body_is_lost_on_the_official_server(pair: Pair) -> None:
+    """Why the override must not travel in the submit: the official drops ``time``."""
+    run = str(uuid.uuid4())
+    body = submit(run, time={"activeMs": 90_000, "inactiveMs": 12_000})
+    official, ours = pair.send("POST", SUBMIT, json=body)
+    assert (official.status_code, ours.status_code) == (204, 204)
+    theirs, mine = pair.run_events(run, expected=2)
+    assert [e["type"] for e in theirs] == ["ActivityEvent"]
+    assert sorted(e["type"] for e in mine) == ["ActivityEvent", "TimeSpentEvent"]

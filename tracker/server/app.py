@@ -38,6 +38,10 @@ log = logging.getLogger("tracker.server")
 
 Handler = Callable[[Request], Awaitable[Response]]
 NO_STORE = {"Cache-Control": "no-store"}
+# Contract item 4 (issue 9): this server's window dedupe never forgets (the time ledger's
+# UNIQUE key), so a tracker may resend a kept window of any age here. The official server
+# forgets after 5 minutes and sends no such header.
+LASTING_DEDUPE = {"X-Tracker-Dedupe": "lasting"}
 
 
 def api_endpoint(handler: Handler) -> Handler:
@@ -75,8 +79,8 @@ class Routes:
         data = await read_json(request, self.server.settings.max_body_bytes)
         body = validate(HeartbeatBody, data, lenient="heartbeat body")
         if await self.server.pipeline.heartbeat(email, body):
-            return json_response(200, {"duplicate": True})
-        return Response(status_code=204)
+            return json_response(200, {"duplicate": True}, LASTING_DEDUPE)
+        return Response(status_code=204, headers=LASTING_DEDUPE)
 
     async def submit(self, request: Request) -> Response:
         email = await self._user(request)
