@@ -391,3 +391,13 @@ def test_time_in_the_submit_body_is_lost_on_the_official_server(pair: Pair) -> N
     theirs, mine = pair.run_events(run, expected=2)
     assert [e["type"] for e in theirs] == ["ActivityEvent"]
     assert sorted(e["type"] for e in mine) == ["ActivityEvent", "TimeSpentEvent"]
+
+
+def test_pct_complete_out_of_range_is_clamped_here_not_there(pair: Pair) -> None:
+    """docs/compatibility.md: the official validates a clamped value but sends the raw one."""
+    run = str(uuid.uuid4())
+    official, ours = pair.send("POST", SUBMIT, json=submit(run, pctComplete=140))
+    assert (official.status_code, ours.status_code) == (204, 204)
+    theirs, mine = pair.run_events(run, expected=1)
+    assert theirs[0]["generated"]["extensions"] == {"pctCompleteApp": 140}
+    assert mine[0]["generated"]["extensions"] == {"pctCompleteApp": 100}
