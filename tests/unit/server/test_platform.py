@@ -153,3 +153,19 @@ async def test_events_reach_the_platforms_caliper_through_the_outbox(
     await server.sink.deliver_due()  # the worker would do it; here at once
     [event] = platform.client("ours").events
     assert event["session"] == f"urn:uuid:{run}"
+
+
+async def test_record_names_the_oneroster_user(server: TimebackServer) -> None:
+    activity = {"id": "lesson", "name": "Lesson", "course": {"code": "MATH-3"}}
+    await server.activity.record(
+        user={"email": "student@example.com"}, activity=activity, metrics={"xpEarned": 1}
+    )
+    await server.activity.record(
+        user={"email": "x@example.com", "timebackId": "tb-9"},
+        activity=activity,
+        metrics={"xpEarned": 1},
+    )
+    first, second = server.store.events()
+    assert first["actor"]["id"] == f"{ROSTER}/users/u-1"
+    assert second["actor"]["id"] == f"{ROSTER}/users/tb-9"
+    assert first["object"]["id"].endswith("/activities/MATH-3/lesson")

@@ -36,6 +36,10 @@ class ActorSource(Protocol):
         """Raises ApiError when events for ``course`` cannot be sent in ``env``."""
         ...
 
+    async def backend_actor(self, email: str, timeback_id: str | None) -> Actor:
+        """The actor of ``record()``: the backend may name the Timeback id itself."""
+        ...
+
     async def verify(self, email: str) -> dict[str, Any]:
         """The ``/user/verify`` answer: ``{verified, timebackId}`` and our ``email, actorId``."""
         ...
@@ -53,6 +57,9 @@ class EmbeddedActors:
 
     def check_course(self, course: CourseConfig, env: str) -> None:
         return None
+
+    async def backend_actor(self, email: str, timeback_id: str | None) -> Actor:
+        return Actor(email, timeback_id)
 
     async def verify(self, email: str) -> dict[str, Any]:
         # Embedded mode knows no Timeback account: the id is null, the local identity is in
@@ -80,6 +87,11 @@ class PlatformActors:
         except UserLookupError as exc:
             raise ApiError(502, USER_RESOLUTION_FAILED, str(exc)) from None
         return Actor(email, user.sourced_id, iri=self.urls.user_url(user.sourced_id))
+
+    async def backend_actor(self, email: str, timeback_id: str | None) -> Actor:
+        if timeback_id:
+            return Actor(email, timeback_id, iri=self.urls.user_url(timeback_id))
+        return await self.actor(email)
 
     async def verify(self, email: str) -> dict[str, Any]:
         """Unknown -> ``{"verified": false}``; ambiguous -> 409 ``USER_AMBIGUOUS`` (official)."""
