@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--data", default="data", help="data folder (SQLite store)")
         sub.add_argument("--config", default=None, help="timeback.config.json to use")
         sub.add_argument("--bundle", default="dist/timeback", help="browser bundle folder")
+        if name == "serve":
+            sub.add_argument(
+                "--demo-login",
+                action="store_true",
+                help="mount the passwordless demo sign-in (/auth/login): anyone who reaches "
+                "the server can then be any student; for trusted networks only",
+            )
         if name == "demo":
             sub.add_argument(
                 "--cache", default=".cache", help="download cache (default: %(default)s)"

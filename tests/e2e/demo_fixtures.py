@@ -122,9 +122,23 @@ def sign_in(page: Page, base: str, email: str, *, via: str = "index.html") -> No
     page.wait_for_url(f"{base}{via}")
 
 
+def wait_for_js(page: Page, expression: str, timeout_ms: float = 30_000) -> None:
+    """Polls ``expression`` until it is truthy.
+
+    Not ``page.wait_for_function``: Playwright evaluates its predicate with ``eval`` inside the
+    page, which the demo's CSP (no 'unsafe-eval', issue 10) refuses; ``page.evaluate`` goes
+    through the DevTools protocol, which the CSP does not govern.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(f"Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true after {timeout_ms / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(50)
+
+
 def wait_booted(page: Page) -> None:
     """The embed is ready (timeback.ready resolved) and the lesson's activity exists."""
-    page.wait_for_function("window.timeback && window.lesson", timeout=boot_timeout_ms())
+    wait_for_js(page, "window.timeback && window.lesson", timeout_ms=boot_timeout_ms())
     page.evaluate("timeback.ready")
 
 
@@ -178,7 +192,7 @@ def set_hidden(page: Page, hidden: bool) -> None:
 def dashboard(page: Page, base: str) -> dict[str, Any]:
     """Opens the dashboard and returns the data it shows once it has rendered."""
     page.goto(f"{base}dashboard.html")
-    page.wait_for_function("document.body.dataset.loaded")
+    wait_for_js(page, "document.body.dataset.loaded")
     data: dict[str, Any] = page.evaluate("window.dashboard")
     return data
 

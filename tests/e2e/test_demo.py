@@ -33,6 +33,7 @@ from .demo_fixtures import (  # noqa: E402
     start_demo,
     stat,
     wait_booted,
+    wait_for_js,
 )
 from .helpers import boot_timeout_ms, errors  # noqa: E402
 
@@ -240,9 +241,10 @@ def test_python_lesson_hidden_tab_pauses_time_and_reaches_the_dashboard(
     flushes_before = len([f for f in panel(page)["flushes"] if "active" in f])
     set_hidden(page, True)
     expect(live).to_have_attribute("data-state", "hidden")
-    page.wait_for_function(
+    wait_for_js(
+        page,
         f"document.querySelectorAll('[data-flushes] li').length > {flushes_before}"
-        " && !document.querySelector('[data-flushes] li.muted')"
+        " && !document.querySelector('[data-flushes] li.muted')",
     )
     hidden_at = panel(page)["totalActiveMs"]
     time.sleep(1.5)

@@ -11,8 +11,9 @@
     POST /demo/api/lessons/{id}/complete       the server completes the run: activity.record()
     GET  /...                                  web/demo (catalogue, sign-in, lessons, dashboard)
 
-Identity is the session cookie of ``/auth/login`` (tracker.server.auth), read with the same
-secret as the API's, so the pages, the API and these routes agree on who is learning.
+Identity is the site's (``TimebackServer.identity``: the demo sign-in of ``/auth/login`` under
+``tracker demo``, or what ``tracker serve`` was configured with), so the pages, the API and
+these routes agree on who is learning.
 """
 
 from __future__ import annotations
@@ -20,21 +21,27 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from ..server.app import api_endpoint
-from ..server.auth import SessionAuth
-from ..server.errors import UNAUTHORIZED, ApiError, invalid, json_response
-from ..server.guards import check_origin, read_json
+from ..server.errors import (
+    ERROR_HANDLERS,
+    UNAUTHORIZED,
+    ApiError,
+    ErrorBoundary,
+    invalid,
+    json_response,
+)
+from ..server.guards import JsonBodies, json_body
+from ..server.headers import DEMO_CSP, PYSCRIPT_CSP, PYSCRIPT_MARKER
 from ..server.pipeline import now_ms
 from ..server.server import TimebackServer
 from ..server.static import BundleFiles
@@ -49,6 +56,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 # below 80 % accuracy, a unit mastered at 90 % or more.
 XP_MIN_ACCURACY = 0.8
 MASTERY = 0.9
+API = "/demo/api"
+RUN_PATH = f"{API}/lessons/{{lesson}}/run"
+# {"step", "answers"} of a lesson of a few parts.
+RUN_BODY_LIMIT = 16 * 1024
 
 
 def xp_for(active_ms: int, correct: int, total: int) -> int:
@@ -64,43 +75,48 @@ class PageFiles(BundleFiles):
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
         response.headers["cache-control"] = "no-cache"
+        if response.media_type == "text/html":
+            path = Path(str(args[0] if args else kwargs["full_path"]))
+            response.headers["content-security-policy"] = csp_for(path)
         return response
+
+
+def csp_for(page: Path) -> str:
+    """The CSP of a demo page: PyScript pages also need 'unsafe-eval' (headers.py)."""
+    try:
+        runs_pyscript = PYSCRIPT_MARKER in page.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        runs_pyscript = False
+    return PYSCRIPT_CSP if runs_pyscript else DEMO_CSP
 
 
 class DemoSite:
     """The ASGI app of the demo; ``bind(server)`` once the TimebackServer exists."""
 
-    def __init__(self, web: Path, auth: SessionAuth, state: DemoState) -> None:
+    def __init__(self, web: Path, state: DemoState) -> None:
         self.web = web
-        self.auth = auth
         self.state = state
         self.catalogue = Catalogue.load(web)
         self._server: TimebackServer | None = None
         self._stories: dict[str, dict[str, Any]] = {}
-        api = "/demo/api"
+        api = API
+        # The origin check of the POST/PUT routes is the site's (tracker.server.main).
         self.app = Starlette(
             routes=[
-                Route(f"{api}/session", self._endpoint(self.session), methods=["GET"]),
-                Route(f"{api}/dashboard", self._endpoint(self.dashboard), methods=["GET"]),
-                Route(f"{api}/events", self._endpoint(self.events), methods=["GET"]),
-                Route(f"{api}/runs", self._endpoint(self.runs), methods=["GET"]),
-                Route(
-                    f"{api}/lessons/{{lesson}}/run",
-                    self._endpoint(self.run),
-                    methods=["GET", "PUT"],
-                ),
-                Route(
-                    f"{api}/lessons/{{lesson}}/run/restart",
-                    self._endpoint(self.restart),
-                    methods=["POST"],
-                ),
-                Route(
-                    f"{api}/lessons/{{lesson}}/complete",
-                    self._endpoint(self.complete),
-                    methods=["POST"],
-                ),
+                Route(f"{api}/session", self.session, methods=["GET"]),
+                Route(f"{api}/dashboard", self.dashboard, methods=["GET"]),
+                Route(f"{api}/events", self.events, methods=["GET"]),
+                Route(f"{api}/runs", self.runs, methods=["GET"]),
+                Route(RUN_PATH, self.run, methods=["GET", "PUT"]),
+                Route(f"{RUN_PATH}/restart", self.restart, methods=["POST"]),
+                Route(f"{api}/lessons/{{lesson}}/complete", self.complete, methods=["POST"]),
                 Mount("/", app=PageFiles(directory=web, html=True)),
-            ]
+            ],
+            middleware=[
+                Middleware(ErrorBoundary),
+                Middleware(JsonBodies, limit=RUN_BODY_LIMIT, routes=[("PUT", RUN_PATH)]),
+            ],
+            exception_handlers=dict(ERROR_HANDLERS),
         )
 
     def bind(self, server: TimebackServer) -> None:
@@ -130,14 +146,8 @@ class DemoSite:
 
     # -- helpers -----------------------------------------------------------------------
 
-    @staticmethod
-    def _endpoint(
-        handler: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
-        return api_endpoint(handler)
-
-    def _email(self, request: Request) -> str:
-        email = self.auth.get_email(request)
+    async def _email(self, request: Request) -> str:
+        email = await self.server.identity.email(request)
         if email is None:
             raise ApiError(401, UNAUTHORIZED, "sign in first")
         return email
@@ -169,10 +179,10 @@ class DemoSite:
     # -- routes ------------------------------------------------------------------------
 
     async def session(self, request: Request) -> Response:
-        return json_response(200, {"email": self.auth.get_email(request)}, NO_STORE)
+        return json_response(200, {"email": await self.server.identity.email(request)}, NO_STORE)
 
     async def dashboard(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         zone = _zone(request.query_params.get("tz"))
         server = self.server
         data = await server.store.aread(
@@ -185,14 +195,14 @@ class DemoSite:
         return json_response(200, data, NO_STORE)
 
     async def events(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         after = _int_param(request, "after", 0, 0, 2**53)
         limit = _int_param(request, "limit", 50, 1, 200)
         data = await self.server.store.aread(lambda tx: events_after(tx, email, after, limit))
         return json_response(200, data, NO_STORE)
 
     async def runs(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         found = {}
         for current in await self.state.aruns(email):
             lesson = self.catalogue.find(current.lesson_id)
@@ -201,13 +211,12 @@ class DemoSite:
         return json_response(200, {"runs": found}, NO_STORE)
 
     async def run(self, request: Request) -> Response:
-        email = self._email(request)
+        email = await self._email(request)
         lesson = self._lesson(request, stateful=True)
         if request.method == "GET":
             found = await self.state.avisit(email, lesson.id)
             return json_response(200, self._run_json(lesson, found), NO_STORE)
-        check_origin(request, self.server.settings.allowed_origins)
-        body = await read_json(request, 16 * 1024)
+        body = json_body(request)
         parts = len(self._story(lesson)["parts"])
         if not isinstance(body, dict):
             raise invalid("body", "must be an object")
@@ -226,8 +235,7 @@ class DemoSite:
         return json_response(200, self._run_json(lesson, saved), NO_STORE)
 
     async def restart(self, request: Request) -> Response:
-        check_origin(request, self.server.settings.allowed_origins)
-        email = self._email(request)
+        email = await self._email(request)
         lesson = self._lesson(request, stateful=True)
         await self.state.arestart(email, lesson.id)
         return Response(status_code=204)
@@ -235,8 +243,7 @@ class DemoSite:
     async def complete(self, request: Request) -> Response:
         """The server completes the run: score from the saved answers, XP from the active
         minutes the server itself saw for this run, then ``activity.record()``."""
-        check_origin(request, self.server.settings.allowed_origins)
-        email = self._email(request)
+        email = await self._email(request)
         lesson = self._lesson(request, stateful=True)
         found = await self.state.aget(email, lesson.id)
         if found is None:

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +28,6 @@ import uvicorn
 from starlette.applications import Starlette
 
 from ..errors import TrackerError
-from ..server.auth import SessionAuth, load_secret
 from ..server.main import build_site, config_path
 from ..server.server import TimebackServer
 from .app import DemoSite
@@ -56,12 +56,8 @@ def compose(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     data = Path(args.data)
     web = web_root()
-    demo = DemoSite(
-        web,
-        # The same secret as the API's SessionAuth: one cookie, one user everywhere.
-        SessionAuth(load_secret(data)),
-        DemoState(data / DB_FILE),
-    )
+    # The demo's routes ask the site's identity (bound below): one user everywhere.
+    demo = DemoSite(web, DemoState(data / DB_FILE))
     try:
         site, server = build_site(args, demo=demo, environ=environ)
     except BaseException:
@@ -69,6 +65,15 @@ def compose(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         raise
     demo.bind(server)
     return Composed(site, server, demo)
+
+
+def startup_error(exc: BaseException) -> str:
+    """One line for a start-up failure; an OSError names its file."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    if isinstance(exc, sqlite3.Error):
+        return f"database: {exc}"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _demo_config(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
@@ -128,9 +133,11 @@ def run(args: argparse.Namespace, *, banner: str) -> int:
         return 2
     try:
         composed = compose(args)
-    except TrackerError as exc:
+    except (TrackerError, OSError, sqlite3.Error) as exc:
+        # An operator's mistake (a bad setting, a data folder that is a file, read-only or
+        # full, a corrupt database): one line naming it, exit 2, no traceback.
         sock.close()
-        say(str(exc), command)
+        say(startup_error(exc), command)
         return 2
     port = sock.getsockname()[1]
     url = _url(args.host, port)

@@ -1,42 +1,49 @@
-"""The four routes of wire §1 as a Starlette app, to mount at ``/api/timeback``."""
+"""The four routes of wire §1 as a Starlette app, to mount at ``/api/timeback``.
+
+The routes receive the pieces they use (``ApiParts``), not the server object, so this module
+imports nothing of ``server.py``. The checks every request passes are middleware, in order:
+
+    SubjectHeader      X-Tracker-Subject on every answer to a signed-in user (contract 1)
+    ErrorBoundary      one error body for everything below; 500 INTERNAL_ERROR, logged
+    HostAllowlist      400 BAD_HOST for a Host not in allowed_hosts (when set)
+    OriginGuard        403 FORBIDDEN_ORIGIN for a page of another site
+    BeforeRequest      starts the outbox worker in the running loop (a mounted app gets no
+                       lifespan events of its own)
+    ResolveUser        asks the app's get_email once
+    RateLimit          429 + Retry-After for a user over the POST limit
+    JsonBodies         415 / 413 / 400 for the POST bodies, parsed once
+    routes             401 from Identity, then the request models of ``inbound.py``;
+                       403 RUN_OWNED_BY_ANOTHER_USER from the pipeline
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import TrackerValidationError
-from ..validation import validate
-from ..wire import HEARTBEAT_PATH, ME_PATH, SUBMIT_PATH, VERIFY_PATH, HeartbeatBody, SubmitBody
-from .errors import (
-    INTERNAL_ERROR,
-    METHOD_NOT_ALLOWED,
-    NOT_FOUND,
-    UNAUTHORIZED,
-    ApiError,
-    error_response,
-    from_validation,
-    invalid,
-    json_response,
-)
-from .guards import check_origin, read_json
-from .identity import resolve_email
+from ..config import AppConfig
+from ..wire import HEARTBEAT_PATH, ME_PATH, SUBMIT_PATH, VERIFY_PATH
+from .errors import ERROR_HANDLERS, ErrorBoundary, invalid, json_response
+from .guards import HostAllowlist, JsonBodies, OriginGuard, json_body
+from .identity import Identity, ResolveUser, SubjectHeader
+from .inbound import CompletionIn, WindowIn
+from .pipeline import Pipeline
+from .platform import ActorSource
 from .profile import Day, profile
+from .ratelimit import RateLimit, RateLimiter
+from .settings import Settings
+from .store import Store
 
-if TYPE_CHECKING:
-    from .server import TimebackServer
-
-log = logging.getLogger("tracker.server")
-
-Handler = Callable[[Request], Awaitable[Response]]
 NO_STORE = {"Cache-Control": "no-store"}
 # Contract item 4 (issue 9): this server's window dedupe never forgets (the time ledger's
 # UNIQUE key), so a tracker may resend a kept window of any age here. The official server
@@ -44,91 +51,126 @@ NO_STORE = {"Cache-Control": "no-store"}
 LASTING_DEDUPE = {"X-Tracker-Dedupe": "lasting"}
 
 
-def api_endpoint(handler: Handler) -> Handler:
-    """Turns every failure into the wire's error body; nothing escapes as a bare 500."""
+@dataclass(frozen=True)
+class ApiParts:
+    """What the API routes need; ``TimebackServer`` builds one, tests may build their own."""
 
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return exc.response()
-        except TrackerValidationError as exc:
-            return from_validation(exc).response()
-        except Exception:
-            log.exception("%s %s failed", request.method, request.url.path)
-            return error_response(500, INTERNAL_ERROR, "internal error")
-
-    return endpoint
+    settings: Settings
+    config: AppConfig
+    store: Store
+    pipeline: Pipeline
+    identity: Identity
+    limiter: RateLimiter
+    # Awaited before every request: starts the outbox worker in the running loop.
+    before_request: Callable[[], Awaitable[None]]
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None
 
 
-class Routes:
-    def __init__(self, server: TimebackServer) -> None:
-        self.server = server
+class BeforeRequest:
+    """Awaits a hook before passing each HTTP request on."""
 
-    async def _user(self, request: Request) -> str:
-        """Origin first (403), then identity (401): a foreign page learns nothing more."""
-        check_origin(request, self.server.settings.allowed_origins)
-        await self.server.ensure_started()
-        email = await resolve_email(self.server.get_email, request)
-        if email is None:
-            raise ApiError(401, UNAUTHORIZED, "sign in first: no user for this request")
-        return email
+    def __init__(self, app: ASGIApp, *, hook: Callable[[], Awaitable[None]]) -> None:
+        self.app = app
+        self.hook = hook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.hook()
+        await self.app(scope, receive, send)
+
+
+class ActivityRoutes:
+    """POST heartbeat and submit: a signed-in user's window or completion into the pipeline."""
+
+    def __init__(self, pipeline: Pipeline, identity: Identity) -> None:
+        self.pipeline = pipeline
+        self.identity = identity
 
     async def heartbeat(self, request: Request) -> Response:
-        email = await self._user(request)
-        data = await read_json(request, self.server.settings.max_body_bytes)
-        body = validate(HeartbeatBody, data, lenient="heartbeat body")
-        if await self.server.pipeline.heartbeat(email, body):
+        user = await self.identity.require(request)
+        window = WindowIn.parse(user, json_body(request))
+        if await self.pipeline.heartbeat(window):
             return json_response(200, {"duplicate": True}, LASTING_DEDUPE)
         return Response(status_code=204, headers=LASTING_DEDUPE)
 
     async def submit(self, request: Request) -> Response:
-        email = await self._user(request)
-        data = await read_json(request, self.server.settings.max_body_bytes)
-        body = validate(SubmitBody, data, lenient="submit body")
-        await self.server.pipeline.submit(email, body)
+        user = await self.identity.require(request)
+        await self.pipeline.submit(CompletionIn.parse(user, json_body(request)))
         return Response(status_code=204)
 
+
+class UserRoutes:
+    """GET verify and me: who is signed in, and their profile."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        store: Store,
+        config: AppConfig,
+        settings: Settings,
+        now: Callable[[], int],
+        actors: ActorSource,
+    ) -> None:
+        self.identity = identity
+        # Embedded or platform users (issue 9): verify's timebackId, me's roster fields.
+        self.actors = actors
+        self.store = store
+        self.config = config
+        self.env = settings.env
+        self.now = now
+
     async def verify(self, request: Request) -> Response:
-        email = await self._user(request)
+        email = await self.identity.require(request)
         # The official answer {verified, timebackId}, and ours (email, actorId) beside it.
-        answer = await self.server.actors.verify(email)
+        answer = await self.actors.verify(email)
         return json_response(200, answer, NO_STORE)
 
     async def me(self, request: Request) -> Response:
-        email = await self._user(request)
+        email = await self.identity.require(request)
         zone_name = request.query_params.get("tz") or "UTC"
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             raise invalid("tz", "is not an IANA time zone, e.g. Europe/Berlin") from None
-        day = Day.containing(self.server.pipeline.now(), zone)
-        server = self.server
-        user = await server.actors.roster_user(email)
-        data = await server.store.aread(
-            lambda tx: profile(tx, server.config, server.settings.env, email, day, user=user)
-        )
+        day = Day.containing(self.now(), zone)
+        config, env = self.config, self.env
+        user = await self.actors.roster_user(email)
+        data = await self.store.aread(lambda tx: profile(tx, config, env, email, day, user=user))
         return json_response(200, data, NO_STORE)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        return error_response(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed here")
-    if exc.status_code == 404:
-        return error_response(404, NOT_FOUND, f"no route {request.url.path}")
-    return error_response(exc.status_code, "HTTP_ERROR", str(exc.detail))
-
-
-def build_app(server: TimebackServer) -> Starlette:
-    routes = Routes(server)
+def build_app(parts: ApiParts) -> Starlette:
+    activity = ActivityRoutes(parts.pipeline, parts.identity)
+    user = UserRoutes(
+        parts.identity,
+        parts.store,
+        parts.config,
+        parts.settings,
+        parts.pipeline.now,
+        parts.pipeline.actors,
+    )
+    settings = parts.settings
     return Starlette(
         routes=[
-            Route(HEARTBEAT_PATH, api_endpoint(routes.heartbeat), methods=["POST"]),
-            Route(SUBMIT_PATH, api_endpoint(routes.submit), methods=["POST"]),
-            Route(VERIFY_PATH, api_endpoint(routes.verify), methods=["GET"]),
-            Route(ME_PATH, api_endpoint(routes.me), methods=["GET"]),
+            Route(HEARTBEAT_PATH, activity.heartbeat, methods=["POST"]),
+            Route(SUBMIT_PATH, activity.submit, methods=["POST"]),
+            Route(VERIFY_PATH, user.verify, methods=["GET"]),
+            Route(ME_PATH, user.me, methods=["GET"]),
         ],
-        exception_handlers={HTTPException: _http_error},
-        lifespan=server.lifespan,
+        middleware=[
+            Middleware(SubjectHeader, identity=parts.identity),
+            Middleware(ErrorBoundary),
+            Middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts),
+            Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
+            Middleware(BeforeRequest, hook=parts.before_request),
+            Middleware(ResolveUser, identity=parts.identity),
+            Middleware(RateLimit, limiter=parts.limiter, methods=("POST",)),
+            Middleware(
+                JsonBodies,
+                limit=settings.max_body_bytes,
+                routes=[("POST", HEARTBEAT_PATH), ("POST", SUBMIT_PATH)],
+            ),
+        ],
+        exception_handlers=dict(ERROR_HANDLERS),
+        lifespan=parts.lifespan,
     )

@@ -1,35 +1,50 @@
-"""A tiny sign-in for ``tracker serve`` and the demo: a signed session cookie holding an email.
+"""The demo sign-in: a signed session cookie holding an email (``tracker demo``, --demo-login).
 
-There is no password: it exists so that a demo page can say who is learning. A real app keeps
-its own sign-in and passes its own ``get_email(request)`` to ``TimebackServer``.
+There is no password: it exists so that a demo page can say who is learning, and anyone who
+reaches it can be any student, so ``tracker serve`` mounts it only with ``--demo-login``. A
+real app keeps its own sign-in (site_identity.py: a proxy header, a token, a callback).
+
+The cookie is HttpOnly, SameSite=Lax and Secure when the browser used HTTPS. Each cookie names
+a random session id; logout records it in ``sessions.sqlite3`` of the data folder, so a copy
+of the cookie is refused after sign-out (until it would have expired anyway), in every process.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import TrackerError
 from ..validation import WireModel, validate
-from .app import api_endpoint
 from .caliper import normalize_email
-from .errors import json_response
-from .guards import check_origin, read_json
+from .errors import ERROR_HANDLERS, ErrorBoundary, json_response
+from .forwarded import is_https
+from .guards import JsonBodies, OriginGuard, json_body
 from .identity import is_email
-from .private_files import write_new_private
+from .private_files import create_private, write_new_private
 from .record import Email
 
 COOKIE = "timeback_session"
 SECRET_ENV = "TRACKER_SESSION_SECRET"
 SECRET_FILE = "session-secret"
+REVOCATIONS_FILE = "sessions.sqlite3"
 # A cookie signed with less than 32 characters of key can be brute-forced or guessed.
 MIN_SECRET_LENGTH = 32
+# {"email": ...} is at most a few hundred bytes.
+LOGIN_BODY_LIMIT = 4096
 
 
 class LoginBody(WireModel):
@@ -76,35 +91,90 @@ def _checked(secret: str, source: str) -> str:
     return secret
 
 
+class Revocations:
+    """Session ids signed out before their cookie expires: a small SQLite file, 0600."""
+
+    def __init__(self, path: Path) -> None:
+        create_private(path)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS revoked"
+                " (sid TEXT PRIMARY KEY, expires_at_s REAL NOT NULL)"
+            )
+
+    def revoke(self, sid: str, expires_at_s: float, now_s: float) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO revoked (sid, expires_at_s) VALUES (?, ?)",
+                (sid, expires_at_s),
+            )
+            # Expired cookies are refused by their signature's age: forget them.
+            self._conn.execute("DELETE FROM revoked WHERE expires_at_s < ?", (now_s,))
+
+    def is_revoked(self, sid: str) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM revoked WHERE sid = ?", (sid,)).fetchone()
+        return row is not None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
 class SessionAuth:
     def __init__(
         self,
         secret: str,
         *,
+        revocations: Revocations | None = None,
         max_age_s: int = 30 * 24 * 3600,
         allowed_origins: tuple[str, ...] = (),
+        trusted_proxies: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._signer = URLSafeTimedSerializer(secret, salt="tracker-session")
+        self.revocations = revocations
         self.max_age_s = max_age_s
         self.allowed_origins = allowed_origins
+        self.trusted_proxies = trusted_proxies
+        self._clock = clock
 
-    def get_email(self, request: Request) -> str | None:
-        """The ``get_email`` hook: the email of a valid, unexpired session cookie."""
+    def _session(self, request: Request) -> tuple[str, str, float] | None:
+        """(email, session id, signed at) of a valid, unexpired, not revoked cookie."""
         token = request.cookies.get(COOKIE)
         if not token:
             return None
         try:
-            email = self._signer.loads(token, max_age=self.max_age_s)
+            data, signed_at = self._signer.loads(
+                token, max_age=self.max_age_s, return_timestamp=True
+            )
         except BadSignature:
             return None
-        return normalize_email(email) if is_email(email) else None
+        # A cookie of before sessions had ids cannot be revoked: it is no longer accepted.
+        if not isinstance(data, dict):
+            return None
+        email, sid = data.get("e"), data.get("s")
+        if not isinstance(email, str) or not is_email(email) or not isinstance(sid, str) or not sid:
+            return None
+        if self.revocations is not None and self.revocations.is_revoked(sid):
+            return None
+        return normalize_email(email), sid, signed_at.timestamp()
+
+    def get_email(self, request: Request) -> str | None:
+        """The ``get_email`` hook: the email of a valid session cookie."""
+        session = self._session(request)
+        return None if session is None else session[0]
 
     def cookie_for(self, email: str) -> str:
-        return self._signer.dumps(normalize_email(email))
+        payload: dict[str, Any] = {"e": normalize_email(email), "s": secrets.token_urlsafe(16)}
+        return self._signer.dumps(payload)
 
     async def login(self, request: Request) -> Response:
-        check_origin(request, self.allowed_origins)
-        body = validate(LoginBody, await read_json(request, 4096))
+        body = validate(LoginBody, json_body(request))
         response = json_response(200, {"email": body.email})
         response.set_cookie(
             COOKIE,
@@ -112,19 +182,38 @@ class SessionAuth:
             max_age=self.max_age_s,
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            secure=is_https(request, self.trusted_proxies),
             path="/",
         )
         return response
 
     async def logout(self, request: Request) -> Response:
-        check_origin(request, self.allowed_origins)
+        session = self._session(request)
+        if session is not None and self.revocations is not None:
+            _, sid, signed_at = session
+            self.revocations.revoke(sid, signed_at + self.max_age_s, self._clock())
         response = Response(status_code=204)
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+        response.delete_cookie(
+            COOKIE,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=is_https(request, self.trusted_proxies),
+        )
         return response
 
-    def routes(self, prefix: str = "/auth") -> list[Route]:
-        return [
-            Route(f"{prefix}/login", api_endpoint(self.login), methods=["POST"]),
-            Route(f"{prefix}/logout", api_endpoint(self.logout), methods=["POST"]),
-        ]
+    def app(self) -> Starlette:
+        """``POST /login`` and ``POST /logout``, to mount at ``/auth``."""
+        return Starlette(
+            routes=[
+                Route("/login", self.login, methods=["POST"]),
+                Route("/logout", self.logout, methods=["POST"]),
+            ],
+            middleware=[
+                Middleware(ErrorBoundary),
+                # Every method: a foreign page must not sign a browser in or out (CSRF).
+                Middleware(OriginGuard, allowed_origins=self.allowed_origins),
+                Middleware(JsonBodies, limit=LOGIN_BODY_LIMIT, routes=[("POST", "/login")]),
+            ],
+            exception_handlers=dict(ERROR_HANDLERS),
+        )

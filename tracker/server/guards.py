@@ -1,14 +1,27 @@
-"""Guards every API request passes: origin, content type, size, JSON (wire §1 errors)."""
+"""Guards every API request passes, as ASGI middleware: origin, content type, size, JSON.
+
+    Starlette(routes, middleware=[Middleware(ErrorBoundary), Middleware(OriginGuard, ...),
+                                  Middleware(JsonBodies, limit=..., routes=[("POST", "/x")])])
+
+The checks run before any route does, in this order: origin (403), then for the routes that
+take JSON, content type (415), size (413) and JSON (400). A route reads the parsed body with
+``json_body(request)``. The errors are raised as ``ApiError``; ``ErrorBoundary`` renders them.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import (
+    BAD_HOST,
     FORBIDDEN_ORIGIN,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -47,7 +60,7 @@ def same_host(origin: str, host_header: str | None) -> bool:
         return False
 
 
-def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
+def check_origin(request: Request, allowed: Collection[str]) -> None:
     """403 for a request from another site. No Origin (same-origin GET, some beacons) is fine."""
     origin = request.headers.get("origin")
     if origin is None:
@@ -130,10 +143,9 @@ def _bad_string(value: Any) -> str | None:
     return None
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The parsed body, or 415 / 413 / 400 INVALID_PAYLOAD (field ``body``)."""
+def parse_json(request: Request, raw: bytes) -> Any:
+    """``raw`` as JSON, or 415 (wrong type) / 400 INVALID_PAYLOAD (field ``body``)."""
     _check_content_type(request)
-    raw = await read_body(request, limit)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -148,3 +160,154 @@ async def read_json(request: Request, limit: int) -> Any:
     if bad is not None:
         raise invalid(bad, "is not valid Unicode (lone surrogate)")
     return data
+
+
+# -- middleware ------------------------------------------------------------------------------
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Where JsonBodies leaves the parsed body for the route (see json_body()).
+JSON_BODY_KEY = "tracker.json_body"
+
+
+def route_path(scope: Scope) -> str:
+    """The path inside the app this middleware wraps (a mounted app sees its own paths)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
+    return path
+
+
+class OriginGuard:
+    """403 FORBIDDEN_ORIGIN for requests a page of another site sent (CSRF, data theft).
+
+    ``methods=None`` checks every request (the API: a foreign page must not read /user/me
+    either); the site passes UNSAFE_METHODS so that plain links and assets keep working.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_origins: Collection[str] = (),
+        methods: Collection[str] | None = None,
+    ) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed_origins)
+        self.methods = None if methods is None else frozenset(methods)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (self.methods is None or scope["method"] in self.methods):
+            check_origin(Request(scope), self.allowed)
+        await self.app(scope, receive, send)
+
+
+class JsonBodies:
+    """Reads and parses the JSON body of the given (method, path) routes before they run.
+
+    ``routes`` use Starlette's path syntax (``/lessons/{lesson}/run``). With ``allow_empty`` an
+    empty body (a POST that sends nothing) is ``None`` instead of 400. Other requests pass
+    untouched, so an unknown route stays 404 and a wrong method 405.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        routes: Iterable[tuple[str, str]],
+        allow_empty: bool = False,
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.allow_empty = allow_empty
+        self._routes: list[tuple[str, re.Pattern[str]]] = [
+            (method.upper(), compile_path(path)[0]) for method, path in routes
+        ]
+
+    def _covers(self, scope: Scope) -> bool:
+        path = route_path(scope)
+        return any(
+            scope["method"] == method and pattern.match(path) for method, pattern in self._routes
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._covers(scope):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if not self.allow_empty:
+            _check_content_type(request)  # 415 before reading a body of the wrong kind
+        raw = await read_body(request, self.limit)
+        if raw or not self.allow_empty:
+            scope[JSON_BODY_KEY] = parse_json(request, raw)
+        else:
+            scope[JSON_BODY_KEY] = None
+        await self.app(scope, _replay(raw, receive), send)
+
+
+def _replay(raw: bytes, receive: Receive) -> Receive:
+    """The body again for the app inside (it was consumed here), then the client's messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def json_body(request: Request) -> Any:
+    """The body JsonBodies parsed for this route."""
+    try:
+        return request.scope[JSON_BODY_KEY]
+    except KeyError:
+        raise RuntimeError(
+            f"{request.method} {request.url.path}: no JsonBodies middleware covers this route"
+        ) from None
+
+
+def host_allowed(host_header: str | None, allowed: Collection[str]) -> bool:
+    """Does the Host header name one of ``allowed`` (``*.example.com`` covers subdomains)?"""
+    if not host_header:
+        return False
+    try:
+        host = (urlsplit(f"//{host_header.strip()}").hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if not host:
+        return False
+    for pattern in allowed:
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]) and host != pattern[2:]:
+                return True
+        elif host == pattern.strip("[]"):
+            return True
+    return False
+
+
+class HostAllowlist:
+    """400 BAD_HOST for a Host header not in ``allowed_hosts`` (TRACKER_ALLOWED_HOSTS).
+
+    A DNS-rebinding page, or a proxy that forwards any name, reaches the server under a host
+    name the operator never chose; with an allowlist those requests stop here. Empty: off.
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Collection[str] = ()) -> None:
+        self.app = app
+        self.allowed = tuple(allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.allowed:
+            host = Request(scope).headers.get("host")
+            if not host_allowed(host, self.allowed):
+                raise ApiError(
+                    400,
+                    BAD_HOST,
+                    "this server does not answer to that host name",
+                    {"host": (host or "")[:200]},
+                )
+        await self.app(scope, receive, send)

@@ -16,6 +16,34 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+# The demo pages' Content-Security-Policy: scripts and styles only from files of this site
+# (no inline script, style attribute or handler; an injected <script> does not run),
+# WebAssembly allowed for Pyodide ('wasm-unsafe-eval' is not 'unsafe-eval': no JS eval),
+# requests only to this origin, no plugins, no framing by other sites.
+DEMO_CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    )
+)
+# A page that loads PyScript (its lessons written in Python in the page): PyScript's core
+# builds functions from strings (Function(...)) for its hooks and js_import, so these pages
+# also allow 'unsafe-eval'. Still no 'unsafe-inline': an injected <script> does not run.
+PYSCRIPT_MARKER = "timeback-pyscript.mjs"
+PYSCRIPT_CSP = DEMO_CSP.replace(
+    "script-src 'self' 'wasm-unsafe-eval'", "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'"
+)
+
+
 class SecurityHeaders:
     """Adds ``SECURITY_HEADERS`` to every HTTP response that does not carry them."""
 

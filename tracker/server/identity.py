@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import inspect
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .caliper import normalize_email
+from .errors import UNAUTHORIZED, ApiError
 
 # A sync or async callable: request -> email, or None when nobody is signed in.
 GetEmail = Callable[[Request], "str | Awaitable[str | None] | None"]
@@ -50,6 +53,86 @@ async def resolve_email(hook: GetEmail, request: Request) -> str | None:
     return normalize_email(result)
 
 
+# Where the resolved user is kept for the rest of the request (ResolveUser, RateLimit, routes).
+USER_KEY = "tracker.user"
+# Contract item 1: who the answer is for, as a tag the browser can compare but not read.
+SUBJECT_HEADER = "X-Tracker-Subject"
+SUBJECT_HEX_CHARS = 16
+
+
+def subject_tag(secret: str, email: str) -> str:
+    """First 16 hex chars of HMAC-SHA256(secret, normalised email) (contract item 1)."""
+    digest = hmac.new(secret.encode("utf-8"), normalize_email(email).encode("utf-8"), "sha256")
+    return digest.hexdigest()[:SUBJECT_HEX_CHARS]
+
+
+class Identity:
+    """The identity resolver the routes receive: the signed-in user's normalised email.
+
+    Emails are normalised here, once, at the edge; everything behind it compares them as is.
+    The first call per request asks ``get_email``; later calls reuse its answer.
+    """
+
+    def __init__(self, get_email: GetEmail, *, subject_secret: str) -> None:
+        self.get_email = get_email
+        self._subject_secret = subject_secret
+
+    def subject(self, email: str) -> str:
+        return subject_tag(self._subject_secret, email)
+
+    async def email(self, request: Request) -> str | None:
+        if USER_KEY not in request.scope:
+            request.scope[USER_KEY] = await resolve_email(self.get_email, request)
+        user: str | None = request.scope[USER_KEY]
+        return user
+
+    async def require(self, request: Request) -> str:
+        """The user's email, or 401 UNAUTHORIZED."""
+        email = await self.email(request)
+        if email is None:
+            raise ApiError(401, UNAUTHORIZED, "sign in first: no user for this request")
+        return email
+
+
 def no_identity(request: Request) -> None:
     """The default hook: nobody is signed in until the app supplies ``get_email``."""
     return None
+
+
+class ResolveUser:
+    """Middleware: resolves the user once, early, so that rate limits and the subject header
+    know them, and adds ``X-Tracker-Subject`` to every answer (errors included) for a
+    signed-in user. Place it outside ErrorBoundary's children: see ``build_app``.
+    """
+
+    def __init__(self, app: ASGIApp, *, identity: Identity) -> None:
+        self.app = app
+        self.identity = identity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.identity.email(Request(scope))
+        await self.app(scope, receive, send)
+
+
+class SubjectHeader:
+    """Middleware (outermost): the subject tag on every response of a resolved user."""
+
+    def __init__(self, app: ASGIApp, *, identity: Identity) -> None:
+        self.app = app
+        self.identity = identity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_subject(message: Message) -> None:
+            user = scope.get(USER_KEY)
+            if message["type"] == "http.response.start" and user:
+                tag = self.identity.subject(user).encode("ascii")
+                headers = [*message.get("headers", []), (SUBJECT_HEADER.lower().encode(), tag)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_subject)

@@ -1,7 +1,8 @@
 """``tracker serve`` / ``tracker demo``: the API, the browser bundle and (later) the demo site.
 
 /api/timeback/...        the wire-protocol routes (TimebackServer.app)
-/auth/login, /auth/logout  session cookie sign-in (SessionAuth) for demos
+/auth/login, /auth/logout  the demo sign-in (SessionAuth): only with `tracker demo` or
+                         `tracker serve --demo-login`
 /timeback/...            the browser bundle folder (--bundle)
 /timeback.config.json    the config the server uses (--config)
 /...                     a demo site, when one is passed to build_site()
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -23,12 +23,14 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from ..errors import TrackerError
-from .auth import SessionAuth, load_secret
+from .auth import load_secret
+from .errors import ErrorBoundary
+from .guards import UNSAFE_METHODS, HostAllowlist, OriginGuard
 from .headers import SecurityHeaders
 from .pipeline import now_ms
 from .server import TimebackServer
 from .settings import Settings
+from .site_identity import choose_identity
 
 API_PREFIX = "/api/timeback"
 BUNDLE_PREFIX = "/timeback"
@@ -66,9 +68,18 @@ def build_site(
     path = config_path(args, environ)
     if path is not None:
         overrides["config_path"] = path
+    secret = load_secret(data)  # first: an unusable secret is the first thing to fix
     settings = Settings.from_env(environ, **overrides)
-    auth = SessionAuth(load_secret(data), allowed_origins=settings.allowed_origins)
-    server = TimebackServer(settings, get_email=auth.get_email, clock=clock)
+    demo_login = bool(getattr(args, "demo_login", False)) or args.command == "demo"
+    identity = choose_identity(settings, demo_login=demo_login, secret=secret, data=data)
+    try:
+        server = TimebackServer(
+            settings, get_email=identity.get_email, clock=clock, subject_secret=secret
+        )
+    except BaseException:
+        identity.close()
+        raise
+    server.on_close(identity.close)
     served_config = settings.config_path
 
     async def config_file(request: Request) -> Response:
@@ -77,14 +88,26 @@ def build_site(
 
     routes: list[BaseRoute] = [
         Mount(API_PREFIX, app=server.app),
-        *auth.routes(),
         Route("/timeback.config.json", config_file, methods=["GET"]),
         Mount(BUNDLE_PREFIX, app=_bundle(Path(args.bundle)), name="bundle"),
     ]
+    if identity.session is not None:
+        # The passwordless sign-in exists only when asked for (tracker demo, --demo-login).
+        routes.append(Mount("/auth", app=identity.session.app()))
     if demo is not None:
         routes.append(Mount("/", app=demo))
     site = Starlette(
-        routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=server.lifespan
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(ErrorBoundary),
+            Middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts),
+            # The demo's own POST/PUT routes, and whatever else writes: same site only.
+            Middleware(
+                OriginGuard, allowed_origins=settings.allowed_origins, methods=UNSAFE_METHODS
+            ),
+        ],
+        lifespan=server.lifespan,
     )
     site.state.timeback = server
     return site, server
@@ -96,32 +119,3 @@ def _bundle(folder: Path) -> ASGIApp:
     if not folder.is_dir():
         log.warning("bundle folder %s does not exist yet: run `tracker build`", folder)
     return BundleFiles(directory=folder, check_dir=False)
-
-
-def serve(args: argparse.Namespace, *, demo: ASGIApp | None = None) -> int:
-    import uvicorn
-
-    try:
-        site, server = build_site(args, demo=demo)
-    except TrackerError as exc:
-        print(f"tracker {args.command if 'command' in args else 'serve'}: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"tracker: http://{args.host}:{args.port}{API_PREFIX} "
-        f"(sink {server.settings.sink}, database {server.settings.database})",
-        file=sys.stderr,
-    )
-    try:
-        uvicorn.run(site, host=args.host, port=args.port, log_level="info")
-    finally:
-        server.close()
-    return 0
-
-
-def demo(args: argparse.Namespace) -> int:
-    """The demo site is issue 5; until it lands this serves the API and the bundle."""
-    print(
-        "tracker demo: the demo site is not built yet; serving the API and the bundle only",
-        file=sys.stderr,
-    )
-    return serve(args)

@@ -25,8 +25,6 @@ from typing import Any
 from ..config import AppConfig, CourseConfig
 from ..course import CourseByCode, CourseBySubjectGrade
 from ..errors import TrackerValidationError, UnknownCourseError
-from ..timefmt import epoch_ms_from_iso
-from ..wire import HeartbeatBody, SubmitBody
 from .caliper import (
     ActivityContext,
     Actor,
@@ -34,7 +32,9 @@ from .caliper import (
     normalize_email,
     time_spent_event,
 )
+from .inbound import CompletionIn, WindowIn
 from .ledger import check_window_time, uncovered_ms
+from .ownership import check_run_owner
 from .platform import ActorSource, EmbeddedActors
 from .settings import Settings
 from .store import Store, StoredEvent, Tx
@@ -181,13 +181,12 @@ class Pipeline:
 
     # -- heartbeat -------------------------------------------------------------------------
 
-    async def heartbeat(self, email: str, body: HeartbeatBody) -> bool:
+    async def heartbeat(self, window: WindowIn) -> bool:
         """Stores one window; True when it was already stored (a resend)."""
-        user = normalize_email(email)
+        user, body = window.user, window.body
         course = self.course(body.course)
         ctx = self.context(course, slug=body.id, name=body.name, selector=body.course)
-        started = epoch_ms_from_iso(body.started_at)
-        ended = epoch_ms_from_iso(body.ended_at)
+        started, ended = window.started_at_ms, window.ended_at_ms
         check_window_time((("startedAt", started), ("endedAt", ended)), self._clock())
         self.actors.check_course(course, self.settings.env)
         actor = await self.actors.actor(user)
@@ -201,6 +200,7 @@ class Pipeline:
         )
 
         def write(tx: Tx) -> bool:
+            check_run_owner(tx, user, body.run_id)
             # Only the part of the span no counted window of this user covers yet can count.
             free = uncovered_ms(started, ended, tx.counted_spans(user, started, ended))
             inserted = tx.insert_time(
@@ -228,9 +228,9 @@ class Pipeline:
 
     # -- completion ------------------------------------------------------------------------
 
-    async def submit(self, email: str, body: SubmitBody) -> CompletionResult:
+    async def submit(self, submitted: CompletionIn) -> CompletionResult:
+        email, body, ended_at_ms = submitted.user, submitted.body, submitted.ended_at_ms
         course = self.course(body.course)
-        ended_at_ms = epoch_ms_from_iso(body.ended_at)
         check_window_time((("endedAt", ended_at_ms),), self._clock())
         time_totals = None
         if body.time is not None and (body.time.active_ms or body.time.inactive_ms):
@@ -254,7 +254,12 @@ class Pipeline:
         return await self.complete(completion)
 
     async def complete(self, c: Completion) -> CompletionResult:
-        result = await self.store.awrite(lambda tx: self._complete(tx, c))
+        def write(tx: Tx) -> CompletionResult:
+            if not c.trusted:  # a browser adds only to its own runs; record() is trusted
+                check_run_owner(tx, normalize_email(c.actor.email), c.run_id)
+            return self._complete(tx, c)
+
+        result = await self.store.awrite(write)
         if not result.duplicate:
             self._on_commit()
         return result

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
-from .app import build_app
-from .identity import GetEmail, no_identity
+from .app import ApiParts, build_app
+from .auth import load_secret
+from .identity import GetEmail, Identity, no_identity
 from .oauth import TokenSource
 from .outbox import CaliperSink
 from .pipeline import Pipeline, now_ms
@@ -22,6 +24,7 @@ from .platform import (
     PlatformUrls,
     UserDirectory,
 )
+from .ratelimit import RateLimiter
 from .record import ActivityApi
 from .settings import Settings
 from .sinks import EmbeddedSink, Sink
@@ -44,10 +47,13 @@ class TimebackServer:
         get_email: GetEmail | None = None,
         caliper_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], int] = now_ms,
+        subject_secret: str | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings.checked()
         self.config = self.settings.load_app_config()
         self.get_email: GetEmail = get_email or no_identity
+        self._on_close: list[Callable[[], None]] = []
         self.store = Store(self.settings.database, forward=self.settings.sink == "caliper")
         self.sink: Sink
         if self.settings.sink == "caliper":
@@ -68,7 +74,28 @@ class TimebackServer:
             actors=self.actors,
         )
         self.activity = ActivityApi(self.pipeline, before=self.ensure_started, clock=clock)
-        self.app: Starlette = build_app(self)
+        # The key of the X-Tracker-Subject tag (contract item 1): the session secret, else the
+        # one kept next to the database (made on first start), so tags survive restarts.
+        if subject_secret is None:
+            subject_secret = load_secret(self.settings.database.parent)
+        self.identity = Identity(self.get_email, subject_secret=subject_secret)
+        self.limiter = RateLimiter(
+            burst=self.settings.rate_limit_burst,
+            per_minute=self.settings.rate_limit_per_minute,
+            clock=rate_clock,
+        )
+        self.app: Starlette = build_app(
+            ApiParts(
+                settings=self.settings,
+                config=self.config,
+                store=self.store,
+                pipeline=self.pipeline,
+                identity=self.identity,
+                limiter=self.limiter,
+                before_request=self.ensure_started,
+                lifespan=self.lifespan,
+            )
+        )
 
     def _platform_actors(self, transport: httpx.AsyncBaseTransport | None) -> PlatformActors:
         """Platform mode: users through OneRoster, with their own token (same credentials)."""
@@ -97,8 +124,15 @@ class TimebackServer:
         if self._roster_client is not None:
             await self._roster_client.aclose()
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Runs ``callback`` in ``close()`` (what the site opened next to the store)."""
+        self._on_close.append(callback)
+
     def close(self) -> None:
         self.store.close()
+        for callback in self._on_close:
+            callback()
+        self._on_close.clear()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:

@@ -7,7 +7,9 @@ that names the setting, not on the first request.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,11 @@ ModeName = Literal["embedded", "platform"]
 MODES: tuple[str, ...] = ("embedded", "platform")
 XpPolicy = Literal["accept", "cap", "reject"]
 SINKS: tuple[str, ...] = ("embedded", "caliper")
+# Who a request of ``tracker serve`` is from (site_identity.py): nobody (the default: nothing
+# is credited until an operator chooses), a header set by a trusted reverse proxy, an HS256
+# token, a Python callback, or the passwordless demo sign-in (``tracker demo``/--demo-login).
+IDENTITIES: tuple[str, ...] = ("none", "proxy-header", "jwt", "callback", "demo-login")
+MIN_JWT_KEY_LENGTH = 32
 XP_POLICIES: tuple[str, ...] = ("accept", "cap", "reject")
 ENVS: tuple[str, ...] = ("staging", "production")
 # Other spellings of an env, as the official SDK takes them: local development uses staging.
@@ -51,6 +58,18 @@ ENV_VARS: dict[str, str] = {
     "TIMEBACK_API_CLIENT_ID": "client_id",
     "TIMEBACK_API_CLIENT_SECRET": "client_secret",
     "TRACKER_USER_CACHE_TTL": "user_cache_ttl_s",
+    "TRACKER_IDENTITY": "identity",
+    "TRACKER_IDENTITY_HEADER": "identity_header",
+    "TRACKER_TRUSTED_PROXIES": "trusted_proxies",
+    "TRACKER_JWT_KEY": "jwt_key",
+    "TRACKER_JWT_AUDIENCE": "jwt_audience",
+    "TRACKER_JWT_ISSUER": "jwt_issuer",
+    "TRACKER_JWT_COOKIE": "jwt_cookie",
+    "TRACKER_JWT_EMAIL_CLAIM": "jwt_email_claim",
+    "TRACKER_GET_EMAIL": "get_email_hook",
+    "TRACKER_ALLOWED_HOSTS": "allowed_hosts",
+    "TRACKER_RATE_LIMIT_BURST": "rate_limit_burst",
+    "TRACKER_RATE_LIMIT_PER_MINUTE": "rate_limit_per_minute",
 }
 
 
@@ -88,6 +107,26 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def _network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise SettingsError(
+            f"trusted_proxies{_env_name('trusted_proxies')}: {value!r} is not an IP address "
+            "or network like 10.0.0.0/8"
+        ) from None
+
+
+def _host_pattern(value: str) -> str:
+    host = value.strip().lower().rstrip(".")
+    if not re.fullmatch(r"(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]", host):
+        raise SettingsError(
+            f"allowed_hosts{_env_name('allowed_hosts')}: {value!r} is not a host name like "
+            "app.example.com or *.example.com (no port)"
+        )
+    return host
+
+
 def _http_url(name: str, value: str | None) -> str | None:
     if value is None:
         return None
@@ -121,6 +160,26 @@ class Settings:
     # Origins besides the request's own host that may call the API.
     allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = 64 * 1024
+    # Per-user token bucket on the POST routes (ratelimit.py): a burst, then a steady rate.
+    # 0 for either turns the limit off.
+    rate_limit_burst: int = 120
+    rate_limit_per_minute: float = 60.0
+    # -- the site of ``tracker serve`` (tracker.server.main) --------------------------------
+    identity: str = "none"
+    # proxy-header: the header the proxy sets; believed only from trusted_proxies.
+    identity_header: str = "X-Forwarded-Email"
+    # Peers (IPs or CIDR networks) whose forwarded headers (identity, X-Forwarded-Proto) count.
+    trusted_proxies: tuple[str, ...] = ()
+    # jwt: the HS256 key (at least 32 characters), read from Authorization: Bearer or a cookie.
+    jwt_key: str | None = field(default=None, repr=False)
+    jwt_audience: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_cookie: str | None = None
+    jwt_email_claim: str = "email"
+    # callback: "package.module:function", a get_email(request) hook.
+    get_email_hook: str | None = None
+    # Host names the site answers to (400 for any other Host); empty: any.
+    allowed_hosts: tuple[str, ...] = ()
     # Outbox worker (sink "caliper").
     batch_size: int = 50
     retry_base_s: float = 1.0
@@ -162,16 +221,24 @@ class Settings:
             if flag not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise SettingsError(f"xp_flag{_env_name('xp_flag')}: not a boolean: {flag!r}")
             values["xp_flag"] = flag in ("1", "true", "yes", "on")
-        if isinstance(values.get("allowed_origins"), str):
-            values["allowed_origins"] = tuple(
-                item for item in values["allowed_origins"].split(",") if item.strip()
-            )
+        for name in ("allowed_origins", "trusted_proxies", "jwt_audience", "allowed_hosts"):
+            if isinstance(values.get(name), str):
+                values[name] = tuple(
+                    item.strip() for item in values[name].split(",") if item.strip()
+                )
+        for name in ("rate_limit_burst",):
+            if isinstance(values.get(name), str):
+                try:
+                    values[name] = int(values[name])
+                except ValueError:
+                    raise SettingsError(f"{name}{_env_name(name)}: not a whole number") from None
         for name in (
             "xp_tolerance",
             "retry_base_s",
             "retry_max_s",
             "poll_interval_s",
             "user_cache_ttl_s",
+            "rate_limit_per_minute",
         ):
             if isinstance(values.get(name), str):
                 try:
@@ -201,6 +268,12 @@ class Settings:
             raise SettingsError(f"xp_tolerance{_env_name('xp_tolerance')}: must be >= 0")
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
             raise SettingsError("max_body_bytes: must be between 1 KiB and 16 MiB")
+        if not self.rate_limit_burst >= 0:
+            raise SettingsError(f"rate_limit_burst{_env_name('rate_limit_burst')}: must be >= 0")
+        if not self.rate_limit_per_minute >= 0:
+            raise SettingsError(
+                f"rate_limit_per_minute{_env_name('rate_limit_per_minute')}: must be >= 0"
+            )
         if self.batch_size < 1:
             raise SettingsError("batch_size: must be at least 1")
         for name in ("retry_base_s", "retry_max_s", "poll_interval_s", "request_timeout_s"):
@@ -223,9 +296,14 @@ class Settings:
                         f"{name}{_env_name(name)}: required when the sink is 'caliper'"
                     )
         origins = tuple(dict.fromkeys(_origin(item) for item in self.allowed_origins))
+        proxies = tuple(_network(item) for item in self.trusted_proxies)
+        hosts = tuple(dict.fromkeys(_host_pattern(item) for item in self.allowed_hosts))
+        self._check_identity(proxies)
         return dataclasses.replace(
             self,
             env=env,
+            trusted_proxies=proxies,
+            allowed_hosts=hosts,
             database=database_path(self.database),
             caliper_url=caliper_url,
             token_url=token_url,
@@ -260,6 +338,33 @@ class Settings:
         if all(getattr(self, key) == value for key, value in changes.items()):
             return None
         return changes
+
+    def _check_identity(self, proxies: tuple[str, ...]) -> None:
+        name = f"identity{_env_name('identity')}"
+        if self.identity not in IDENTITIES:
+            raise SettingsError(f"{name}: {self.identity!r} is not one of {', '.join(IDENTITIES)}")
+        if self.identity == "proxy-header":
+            if not proxies:
+                raise SettingsError(
+                    f"trusted_proxies{_env_name('trusted_proxies')}: required for identity "
+                    "'proxy-header' (otherwise anyone could send the header)"
+                )
+            if not re.fullmatch(r"[A-Za-z0-9-]+", self.identity_header):
+                raise SettingsError(
+                    f"identity_header{_env_name('identity_header')}: not a header name"
+                )
+        if self.identity == "jwt" and len(self.jwt_key or "") < MIN_JWT_KEY_LENGTH:
+            raise SettingsError(
+                f"jwt_key{_env_name('jwt_key')}: required for identity 'jwt', "
+                f"at least {MIN_JWT_KEY_LENGTH} characters"
+            )
+        if self.identity == "callback" and not re.fullmatch(
+            r"[\w.]+:[\w.]+", self.get_email_hook or ""
+        ):
+            raise SettingsError(
+                f"get_email_hook{_env_name('get_email_hook')}: identity 'callback' needs "
+                "package.module:function"
+            )
 
     def load_app_config(self) -> AppConfig:
         """The app's courses; a bad file raises SettingsError that names the file and field."""

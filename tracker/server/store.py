@@ -119,6 +119,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """UPDATE time_ledger SET counted_ms = CASE WHEN started_at_ms IS NULL THEN active_ms
             ELSE MIN(active_ms, MAX(0, ended_at_ms - started_at_ms)) END""",
     ),
+    # A run's owner (ownership.py, issue 10): the user of its first event, found by run_id.
+    ("CREATE INDEX events_run ON events (run_id)",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("events", "time_ledger", "gradebook", "xp_ledger", "course_progress", "outbox")

@@ -49,7 +49,8 @@ def make_server(config_file: Path, db_path: Path) -> Iterator[ServerFactory]:
         values.update(settings)
         get_email = values.pop("get_email", header_identity)
         clock = values.pop("clock", lambda: NOW_MS)
-        server = TimebackServer(Settings(**values), get_email=get_email, clock=clock)
+        extra = {key: values.pop(key) for key in ("subject_secret", "rate_clock") if key in values}
+        server = TimebackServer(Settings(**values), get_email=get_email, clock=clock, **extra)
         made.append(server)
         return server
 

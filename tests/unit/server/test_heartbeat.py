@@ -84,7 +84,10 @@ async def test_windows_of_a_run_and_other_runs_and_users_are_distinct(
     for body in (window(0), window(1), window(0, run_id=other_run)):
         assert (await client.post(HEARTBEAT, json=body)).status_code == 204
     async with client_for(server, "someone.else@example.com") as other:
-        assert (await other.post(HEARTBEAT, json=window(0))).status_code == 204
+        # The same times in a run of their own are their own window; the first user's run is
+        # not theirs to add to (issue 10: runs belong to one user; test_ownership_limits.py).
+        assert (await other.post(HEARTBEAT, json=window(0, run_id=new_run()))).status_code == 204
+        assert (await other.post(HEARTBEAT, json=window(2))).status_code == 403
     assert server.store.row_counts()["time_ledger"] == 4
     assert len(server.store.events(user_email="student@example.com")) == 3
 

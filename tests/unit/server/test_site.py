@@ -32,6 +32,7 @@ def site_args(tmp_path: Path, config_file: Path) -> argparse.Namespace:
         data=str(tmp_path / "data"),
         config=str(config_file),
         bundle=str(bundle),
+        demo_login=True,  # these tests sign in with the demo sign-in
     )
 
 

@@ -94,7 +94,8 @@ async def test_retry_is_the_same_attempt_and_new_completions_count_up(
     # Another activity, or another user, counts from 1.
     await client.post(SUBMIT, json=submit_body(id="other-lesson", runId=new_run()))
     async with client_for(server, "b@example.com") as other:
-        await other.post(SUBMIT, json=submit_body())
+        # In a run of their own: the first user's run is not theirs (issue 10).
+        assert (await other.post(SUBMIT, json=submit_body(runId=new_run()))).status_code == 204
     assert [e["generated"]["attempt"] for e in completions(server)] == [1, 2, 3, 1, 1]
 
 

@@ -68,7 +68,7 @@
                 : "";
           const spent = minutesOn(lesson);
           return `<article class="card lesson-card" data-lesson="${demo.escape(lesson.id)}">
-              <div style="display:flex;gap:8px;flex-wrap:wrap"><span class="badge ${tone}">${label}</span>${status}</div>
+              <div class="badges"><span class="badge ${tone}">${label}</span>${status}</div>
               <h3><a href="${demo.url(lesson.href)}">${demo.escape(lesson.name)}</a></h3>
               <p>${demo.escape(lesson.summary)}</p>
               <div class="lesson-card__meta"><span>≈ ${lesson.minutes} min</span><span aria-hidden="true">·</span>
@@ -80,7 +80,7 @@
           <div class="course__head">
             <div><h2 id="course-${demo.escape(course.courseCode || course.subject + course.grade)}">${demo.escape(title(course))}</h2>
               <div class="small muted">Course ${demo.escape(course.courseCode || `${course.subject} G${course.grade}`)} · selector <code>${demo.escape(selector)}</code></div></div>
-            <div class="course__progress"><div class="progress" role="progressbar" aria-label="Course progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span></div><strong>${pct}%</strong></div>
+            <div class="course__progress"><div class="progress" role="progressbar" aria-label="Course progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span></span></div><strong>${pct}%</strong></div>
           </div>
           <div class="grid grid--cards">${cards}</div>
         </section>`;

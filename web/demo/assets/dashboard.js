@@ -72,8 +72,8 @@
   function goal(el, value, target, unit) {
     if (!target) return (el.innerHTML = "");
     const pct = Math.min(100, Math.round((100 * value) / target));
-    el.innerHTML = `<div class="progress ${pct >= 100 ? "progress--ok" : ""}" role="progressbar" aria-label="Daily goal" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span></div>
-      <div class="small muted" style="margin-top:4px">${pct}% of the daily goal (${target} ${unit})</div>`;
+    el.innerHTML = `<div class="progress ${pct >= 100 ? "progress--ok" : ""}" role="progressbar" aria-label="Daily goal" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span></span></div>
+      <div class="small muted goal-note">${pct}% of the daily goal (${target} ${unit})</div>`;
   }
 
   function courseName(c) {
@@ -87,7 +87,7 @@
         const done = c.completed ? `<span class="badge badge--ok">Completed</span>` : "";
         return `<div class="progress-row" data-course="${esc(c.code || `${c.subject} G${c.grade}`)}" data-pct="${pct}">
           <div><strong>${esc(courseName(c))}</strong> ${done}<div class="small muted">${c.masteredUnits} of ${c.totalLessons ?? "?"} lessons mastered · ${c.xp.allTime} XP</div></div>
-          <div class="progress ${c.completed ? "progress--ok" : ""}" role="progressbar" aria-label="${esc(courseName(c))} progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span style="width:${pct}%"></span></div>
+          <div class="progress ${c.completed ? "progress--ok" : ""}" role="progressbar" aria-label="${esc(courseName(c))} progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}"><span></span></div>
           <strong>${pct}%</strong></div>`;
       })
       .join("");

@@ -137,7 +137,7 @@
       this.errors = [];
       this.note = "Starting the tracker…";
       el.innerHTML = `<div class="card">
-        <div class="panel__state"><h2 class="h3" style="margin:0;font-size:1rem">Tracker</h2>
+        <div class="panel__state"><h2 class="h3 panel__title">Tracker</h2>
           <span class="badge" data-state role="status" aria-live="polite"><span class="dot"></span><span>starting</span></span></div>
         <div class="meters">
           <div class="meter"><div class="meter__label">This window</div><div class="meter__value" data-elapsed>0:00.0</div></div>
@@ -151,8 +151,8 @@
         <h3>Last flushes <span class="sr-only">(onFlush)</span></h3>
         <ul class="log" data-flushes><li class="muted">none yet</li></ul>
         <h3>Errors <span class="sr-only">(onError)</span></h3>
-        <ul class="log log--errors" data-errors><li class="muted" style="color:var(--muted)">none</li></ul>
-        <p class="small muted" data-note style="margin:var(--space-3) 0 0">${this.note}</p>
+        <ul class="log log--errors" data-errors><li class="muted">none</li></ul>
+        <p class="small muted panel__note" data-note>${this.note}</p>
       </div>`;
       this.$ = (name) => el.querySelector(`[data-${name}]`);
       this.$("toggle").addEventListener("click", () => {
@@ -254,6 +254,23 @@
       flush: () => activity.flushTimeSpent(),
     };
   }
+
+  // Progress bars are drawn as <div role="progressbar" aria-valuenow=N><span></span></div>;
+  // their width is set here through the CSSOM, which the demo's CSP (no 'unsafe-inline'
+  // styles) allows where an inline style attribute would be refused.
+  function fillBars(scope) {
+    for (const bar of scope.querySelectorAll('[role="progressbar"][aria-valuenow]')) {
+      const fill = bar.querySelector(":scope > span");
+      const pct = Math.max(0, Math.min(100, Number(bar.getAttribute("aria-valuenow")) || 0));
+      if (fill && fill.style.width !== `${pct}%`) fill.style.width = `${pct}%`;
+    }
+  }
+  new MutationObserver(() => fillBars(document)).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["aria-valuenow"],
+  });
 
   const panelEl = document.querySelector("[data-live-panel]");
   const panel = panelEl ? new LivePanel(panelEl) : null;

@@ -390,10 +390,10 @@
     section.style.marginTop = "24px";
     section.setAttribute("aria-labelledby", "inspector-title");
     section.dataset.inspector = "";
-    section.innerHTML = `<div class="card__head" style="padding:var(--space-5) var(--space-5) 0">
+    section.innerHTML = `<div class="card__head card__head--padded">
         <h2 id="inspector-title">What the server would receive</h2>
         <button class="btn btn--ghost btn--small" type="button" data-inspector-clear>Clear</button></div>
-      <p class="small muted" style="padding:0 var(--space-5)">This static preview has no server: a stand-in in
+      <p class="small muted pad-x-5">This static preview has no server: a stand-in in
         the page answers the tracker and keeps every payload here, newest first. A beacon sent as a
         page closes shows up on the next page.</p>
       <ul class="feed" data-inspector-list aria-live="polite"></ul>`;

@@ -63,7 +63,7 @@
     const [prompt, bars, choices] = QUESTIONS[index];
     box.innerHTML = `<fieldset class="question">
         <legend>Question ${index + 1} of ${QUESTIONS.length}: ${prompt}</legend>
-        <div class="figure" style="flex-direction:column;align-items:center;gap:8px">${bars.map(bar).join("")}</div>
+        <div class="figure figure--column">${bars.map(bar).join("")}</div>
         <div class="choices">${choices
           .map((c, i) => `<button type="button" class="choice" data-choice="${i}">${c}</button>`)
           .join("")}</div>

@@ -58,7 +58,7 @@
         const name = `q-${p}-${i}`;
         const choices = q.choices
           .map(
-            (choice, c) => `<label style="display:flex;gap:10px;align-items:center;padding:6px 0">
+            (choice, c) => `<label class="choice-row">
               <input type="radio" name="${name}" value="${c}" required> ${demo.escape(choice)}</label>`,
           )
           .join("");
@@ -68,7 +68,7 @@
     box.innerHTML = `${steps(p, p)}${visitLine(current)}
       <h2>${demo.escape(part.title)}</h2>
       ${part.text.map((t) => `<p>${demo.escape(t)}</p>`).join("")}
-      <form data-part novalidate><h3 style="margin-top:24px">Check your reading</h3>${questions}
+      <form data-part novalidate><h3 class="quiz-title">Check your reading</h3>${questions}
         <p class="feedback bad" data-missing role="alert"></p>
         <button class="btn" type="submit">${p + 1 < story.parts.length ? `Save part ${p + 1}` : "Finish the story"}</button>
       </form>`;
