@@ -19,6 +19,13 @@ $PY -m mypy
 say "unit tests (CPython), coverage per package (core >= 95 %, whole package gated)"
 $PY -m pytest tests/unit -q --cov=tracker --cov-report=term --cov-report=json:.cache/coverage.json "$@"
 $PY scripts/coverage_gate.py .cache/coverage.json
+say "compatibility with the official server SDK (tests/compat: timeback-sdk in a Python 3.12 venv)"
+if [ "${TRACKER_TEST_NO_COMPAT:-}" = "1" ]; then
+  printf '\033[1;31m!!! TRACKER_TEST_NO_COMPAT=1: wire compatibility with the official server is NOT tested\033[0m\n' >&2
+else
+  # Fails (never skips) when no Python >= 3.12 is found; the venv is cached in .cache/.
+  $PY -m pytest tests/compat -q -p no:cacheprovider "$@"
+fi
 say "building the browser bundle"
 .venv/bin/tracker build
 say "core unit tests inside Pyodide (Python 3.14, under Node)"

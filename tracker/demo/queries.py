@@ -115,7 +115,7 @@ def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
     rows = tx.all(
         f"SELECT g.kind, g.course_key, g.activity_url, g.run_id, g.ended_at_ms, g.attempt,"
         f" g.total_questions, g.correct_questions, g.score, g.mastered_units, g.pct_complete,"
-        f" g.recorded_at_ms, {_name(tx)}, {_course(tx)}, x.claimed, x.credited"
+        f" g.recorded_at_ms, {_name(tx)}, {_course(tx)}, x.claimed, x.credited, x.policy"
         " FROM gradebook g LEFT JOIN events e ON e.id = g.event_id"
         " LEFT JOIN xp_ledger x ON x.event_id = g.event_id AND g.kind = 'activity'"
         " WHERE g.user_email = ? ORDER BY g.recorded_at_ms DESC, g.id DESC LIMIT ?",
@@ -139,6 +139,7 @@ def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
         course,
         claimed,
         credited,
+        policy,
     ) in rows:
         entries.append(
             {
@@ -158,6 +159,8 @@ def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
                 "pctComplete": None if pct is None else _round(float(pct)),
                 "xpClaimed": None if claimed is None else _round(float(claimed)),
                 "xpCredited": None if credited is None else _round(float(credited)),
+                # Issue 9: XP accepted above the run's counted minutes (xp_flag).
+                "xpFlagged": bool(policy and str(policy).endswith("+flagged")),
             }
         )
     return entries

@@ -35,20 +35,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import AppConfig
 from ..wire import HEARTBEAT_PATH, ME_PATH, SUBMIT_PATH, VERIFY_PATH
-from .caliper import actor_iri
 from .errors import ERROR_HANDLERS, ErrorBoundary, invalid, json_response
 from .guards import HostAllowlist, JsonBodies, OriginGuard, json_body
 from .identity import Identity, ResolveUser, SubjectHeader
 from .inbound import CompletionIn, WindowIn
 from .pipeline import Pipeline
+from .platform import ActorSource
 from .profile import Day, profile
 from .ratelimit import RateLimit, RateLimiter
 from .settings import Settings
 from .store import Store
 
 NO_STORE = {"Cache-Control": "no-store"}
-# Contract item 4 (issue 9): this server's window dedupe never forgets (a UNIQUE key in the
-# ledger), so the tracker may resend a kept window of any age here.
+# Contract item 4 (issue 9): this server's window dedupe never forgets (the time ledger's
+# UNIQUE key), so a tracker may resend a kept window of any age here. The official server
+# forgets after 5 minutes and sends no such header.
 LASTING_DEDUPE = {"X-Tracker-Dedupe": "lasting"}
 
 
@@ -110,8 +111,11 @@ class UserRoutes:
         config: AppConfig,
         settings: Settings,
         now: Callable[[], int],
+        actors: ActorSource,
     ) -> None:
         self.identity = identity
+        # Embedded or platform users (issue 9): verify's timebackId, me's roster fields.
+        self.actors = actors
         self.store = store
         self.config = config
         self.env = settings.env
@@ -119,9 +123,8 @@ class UserRoutes:
 
     async def verify(self, request: Request) -> Response:
         email = await self.identity.require(request)
-        # The official answer is {verified, timebackId}; embedded mode knows no Timeback
-        # account, so the id is null and the local identity is in email and actorId.
-        answer = {"verified": True, "timebackId": None, "email": email, "actorId": actor_iri(email)}
+        # The official answer {verified, timebackId}, and ours (email, actorId) beside it.
+        answer = await self.actors.verify(email)
         return json_response(200, answer, NO_STORE)
 
     async def me(self, request: Request) -> Response:
@@ -133,7 +136,8 @@ class UserRoutes:
             raise invalid("tz", "is not an IANA time zone, e.g. Europe/Berlin") from None
         day = Day.containing(self.now(), zone)
         config, env = self.config, self.env
-        data = await self.store.aread(lambda tx: profile(tx, config, env, email, day))
+        user = await self.actors.roster_user(email)
+        data = await self.store.aread(lambda tx: profile(tx, config, env, email, day, user=user))
         return json_response(200, data, NO_STORE)
 
 
@@ -163,7 +167,14 @@ def cors_middleware(allowed_origins: Collection[str]) -> list[Middleware]:
 
 def build_app(parts: ApiParts) -> Starlette:
     activity = ActivityRoutes(parts.pipeline, parts.identity)
-    user = UserRoutes(parts.identity, parts.store, parts.config, parts.settings, parts.pipeline.now)
+    user = UserRoutes(
+        parts.identity,
+        parts.store,
+        parts.config,
+        parts.settings,
+        parts.pipeline.now,
+        parts.pipeline.actors,
+    )
     settings = parts.settings
     return Starlette(
         routes=[

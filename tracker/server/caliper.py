@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..config import AppConfig, CourseConfig
+from ..course import CourseByCode, CourseBySubjectGrade
 from ..timefmt import iso_from_epoch_ms
 
 CALIPER_CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
@@ -45,8 +46,13 @@ def seconds(ms: int) -> int | float:
 class Actor:
     email: str
     timeback_id: str | None = None
+    # Platform mode: the OneRoster user URL, the actor id the official server sends.
+    iri: str | None = None
 
     def caliper(self) -> dict[str, Any]:
+        if self.iri is not None:
+            # Exactly the official actor: the URL already names the Timeback user.
+            return {"id": self.iri, "type": "TimebackUser", "email": normalize_email(self.email)}
         actor: dict[str, Any] = {
             "id": actor_iri(self.email),
             "type": "TimebackUser",
@@ -57,11 +63,23 @@ class Actor:
         return actor
 
 
-def course_key(course: CourseConfig) -> str:
-    """The course's path below the sensor: ``{subject}/g{grade}``, or ``{code}`` without grade.
+def selector_path(selector: CourseBySubjectGrade | CourseByCode) -> str:
+    """The activity URL's course part as the official server builds it: from the selector.
 
-    It is chosen from the config, not from the selector a client used, so that an activity has
-    one canonical URL (and one attempt count) whichever way it is addressed.
+    ``{code}`` for a code selector, ``{subject}/g{grade}`` otherwise, both as given (trimmed,
+    not percent-encoded: the official puts them in the path verbatim, and the platform derives
+    the activity's line item, hence its attempt count, from that exact string).
+    """
+    if isinstance(selector, CourseByCode):
+        return selector.code
+    return f"{selector.subject}/g{selector.grade}"
+
+
+def course_key(course: CourseConfig) -> str:
+    """The course's key in the store: ``{subject}/g{grade}``, or ``{code}`` without grade.
+
+    It is chosen from the config, not from the selector a client used, so that progress and the
+    gradebook's course rows stay one per course whichever way the course is addressed.
     """
     if course.grade is not None:
         return f"{quote(course.subject, safe='')}/g{course.grade}"
@@ -77,6 +95,8 @@ class ActivityContext:
     sensor: str
     subject: str
     course_key: str
+    # The selector's part of the activity URL (see selector_path).
+    activity_path: str
     course_iri: str
     course_id: str | None
     course_name: str
@@ -93,18 +113,36 @@ class ActivityContext:
         env: str,
         slug: str,
         name: str,
+        selector: CourseBySubjectGrade | CourseByCode | None = None,
         process: bool = True,
+        roster_courses_url: str | None = None,
     ) -> ActivityContext:
+        """``selector`` None (backend record()): the config's own key stands for it.
+
+        ``roster_courses_url`` (platform mode): the course IRI is the OneRoster course URL
+        ``{roster}/courses/{ids[env]}``, as the official sends it.
+        """
         sensor = config.sensor_for(course, env).rstrip("/")
         key = course_key(course)
         course_id = course.ids.get(env)
         iri_tail = quote(course_id, safe="") if course_id else key
+        if roster_courses_url is not None and course_id:
+            course_iri = f"{roster_courses_url}/{course_id}"
+        else:
+            course_iri = f"{sensor}/courses/{iri_tail}"
+        if selector is None:
+            selector = (
+                CourseBySubjectGrade(subject=course.subject, grade=course.grade)
+                if course.grade is not None
+                else CourseByCode(code=course.course_code or "")
+            )
         return cls(
             app_name=config.name,
             sensor=sensor,
             subject=course.subject,
             course_key=key,
-            course_iri=f"{sensor}/courses/{iri_tail}",
+            activity_path=selector_path(selector),
+            course_iri=course_iri,
             course_id=course_id,
             course_name=course.display_name,
             slug=slug,
@@ -114,8 +152,8 @@ class ActivityContext:
 
     @property
     def activity_url(self) -> str:
-        """The canonical activity URL: ``{sensor}/activities/{course key}/{slug}``."""
-        return f"{self.sensor}/activities/{self.course_key}/{quote(self.slug, safe='')}"
+        """``{sensor}/activities/{selector path}/{slug}``: the official's object id."""
+        return f"{self.sensor}/activities/{self.activity_path}/{quote(self.slug, safe='')}"
 
     def caliper_object(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ Rules (wire §1, §2, §5):
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -35,8 +36,20 @@ from .caliper import (
 from .inbound import CompletionIn, WindowIn
 from .ledger import check_window_time, uncovered_ms
 from .ownership import check_run_owner
+from .platform import ActorSource, EmbeddedActors
 from .settings import Settings
 from .store import Store, StoredEvent, Tx
+
+log = logging.getLogger("tracker.server")
+
+# Suffix of xp_ledger.policy for a claim credited above the run's counted minutes.
+FLAGGED = "+flagged"
+
+
+@dataclass(frozen=True)
+class XpDecision:
+    credited: float
+    flagged: bool = False
 
 
 class XpRejectedError(TrackerValidationError):
@@ -79,6 +92,8 @@ class CompletionResult:
     event_ids: tuple[str, ...]
     xp_claimed: float | None = None
     xp_credited: float | None = None
+    # XP above what the run's counted minutes allow, credited under "accept" with xp_flag.
+    xp_flagged: bool = False
     course_completed: bool = False
 
 
@@ -121,7 +136,10 @@ class Pipeline:
         *,
         on_commit: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_ms,
+        actors: ActorSource | None = None,
     ) -> None:
+        # Who events name: mailto: actors (embedded) or OneRoster users (platform mode).
+        self.actors: ActorSource = actors or EmbeddedActors()
         self.config = config
         self.settings = settings
         self.store = store
@@ -149,9 +167,17 @@ class Pipeline:
         slug: str,
         name: str,
         process: bool = True,
+        selector: CourseBySubjectGrade | CourseByCode | None = None,
     ) -> ActivityContext:
         return ActivityContext.resolve(
-            self.config, course, env=self.settings.env, slug=slug, name=name, process=process
+            self.config,
+            course,
+            env=self.settings.env,
+            slug=slug,
+            name=name,
+            selector=selector,
+            process=process,
+            roster_courses_url=self.actors.roster_courses_url,
         )
 
     # -- heartbeat -------------------------------------------------------------------------
@@ -160,9 +186,11 @@ class Pipeline:
         """Stores one window; True when it was already stored (a resend)."""
         user, body = window.user, window.body
         course = self.course(body.course)
-        ctx = self.context(course, slug=body.id, name=body.name)
+        ctx = self.context(course, slug=body.id, name=body.name, selector=body.course)
         started, ended = window.started_at_ms, window.ended_at_ms
         check_window_time((("startedAt", started), ("endedAt", ended)), self._clock())
+        self.actors.check_course(course, self.settings.env)
+        actor = await self.actors.actor(user)
         # The time row names its event; the event itself is built only for a new window
         # (issue 12: a resend does no work it does not need).
         event_id = new_urn()
@@ -187,7 +215,7 @@ class Pipeline:
             )
             if inserted:
                 event = time_spent_event(
-                    Actor(user),
+                    actor,
                     ctx,
                     run_id=body.run_id,
                     ended_at_ms=ended,
@@ -212,9 +240,12 @@ class Pipeline:
         time_totals = None
         if body.time is not None and (body.time.active_ms or body.time.inactive_ms):
             time_totals = TimeTotals(body.time.active_ms or 0, body.time.inactive_ms or 0)
+        self.actors.check_course(course, self.settings.env)
         completion = Completion(
-            actor=Actor(email),
-            ctx=self.context(course, slug=body.id, name=body.name, process=body.process),
+            actor=await self.actors.actor(email),
+            ctx=self.context(
+                course, slug=body.id, name=body.name, process=body.process, selector=body.course
+            ),
             run_id=body.run_id,
             ended_at_ms=ended_at_ms,
             xp_earned=body.metrics.xp_earned,
@@ -238,29 +269,44 @@ class Pipeline:
             self._on_commit()
         return result
 
-    def _credit(self, tx: Tx, user: str, c: Completion) -> float:
-        """XP to credit under the policy; raises XpRejectedError under "reject"."""
+    def _credit(self, tx: Tx, user: str, c: Completion) -> XpDecision:
+        """XP to credit under the policy; raises XpRejectedError under "reject".
+
+        ``accept`` (the default, as the official server) credits the claim; with ``xp_flag``
+        a claim above what the run's counted minutes allow is credited and marked.
+        """
         claimed = float(c.xp_earned)
         policy = self.settings.xp_policy
-        if policy == "accept" or claimed <= 0:
-            return claimed
+        if claimed <= 0 or (policy == "accept" and not self.settings.xp_flag):
+            return XpDecision(claimed)
         seen_ms, rows = tx.run_active_ms(user, c.run_id)
         if c.time is not None and c.time.trusted:
             seen_ms, rows = seen_ms + c.time.active_ms, rows + 1
         if rows == 0 and c.trusted:
             # record() without time and none seen: the backend vouches for the XP.
-            return claimed
+            return XpDecision(claimed)
         already = max(0.0, tx.run_xp_credited(user, c.run_id))
         allowance = max(0.0, math.ceil(seen_ms / 60_000) + self.settings.xp_tolerance - already)
         if claimed <= allowance:
-            return claimed
+            return XpDecision(claimed)
+        if policy == "accept":
+            # The claim goes out unchanged; the store and the log say it is above the minutes.
+            log.warning(
+                "xp flagged: %s run %s claims %s XP, its %.1f counted active minutes allow %s",
+                user,
+                c.run_id,
+                _tidy(claimed),
+                seen_ms / 60_000,
+                _tidy(allowance),
+            )
+            return XpDecision(claimed, flagged=True)
         if policy == "reject":
             raise XpRejectedError(
                 "metrics.xpEarned",
                 f"{_tidy(claimed)} XP is more than the {_tidy(allowance)} XP that the "
                 f"{seen_ms / 60_000:.1f} active minutes seen for this run allow",
             )
-        return allowance
+        return XpDecision(allowance)
 
     def _complete(self, tx: Tx, c: Completion) -> CompletionResult:
         user = normalize_email(c.actor.email)
@@ -271,7 +317,8 @@ class Pipeline:
 
         now = self._clock()
         attempt = tx.next_attempt(user, ctx.activity_url)
-        credited = self._credit(tx, user, c)
+        decision = self._credit(tx, user, c)
+        credited = decision.credited
         claimed = float(c.xp_earned)
 
         progress = tx.progress(user, ctx.course_key)
@@ -348,7 +395,7 @@ class Pipeline:
             occurred_at_ms=c.ended_at_ms,
             claimed=claimed,
             credited=credited,
-            policy=self.settings.xp_policy,
+            policy=self.settings.xp_policy + (FLAGGED if decision.flagged else ""),
             event_id=completed["id"],
         )
         reached = pct is not None and pct >= 100
@@ -370,5 +417,6 @@ class Pipeline:
             event_ids=tuple(event["id"] for event in events),
             xp_claimed=claimed,
             xp_credited=credited,
+            xp_flagged=decision.flagged,
             course_completed=course_completed,
         )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from ..config import AppConfig
 from ..timefmt import iso_from_epoch_ms
 from .caliper import actor_iri, course_key
+from .platform.roster import RosterUser
 from .store import Tx
 
 
@@ -77,8 +78,14 @@ def profile(
     email: str,
     day: Day,
     timeback_id: str | None = None,
+    user: RosterUser | None = None,
 ) -> dict[str, Any]:
-    """``timeback_id`` is the user's Timeback (OneRoster) id; embedded mode has none."""
+    """``timeback_id`` is the user's Timeback (OneRoster) id; embedded mode has none.
+
+    ``user`` (platform mode): the roster record, which gives id, name and grade.
+    """
+    if user is not None:
+        timeback_id = user.sourced_id
     xp_by_course = {
         str(row[0]): (row[1], row[2])
         for row in tx.all(
@@ -139,8 +146,8 @@ def profile(
         "id": timeback_id,
         "email": email,
         # Name and grade come from the roster in the official server; embedded mode has none.
-        "name": None,
-        "grade": None,
+        "name": user.name if user else None,
+        "grade": user.grade if user else None,
         "goals": _first_goals(config),
         "actorId": actor_iri(email),
         "day": {

@@ -19,7 +19,6 @@ from ..models import DisplayName, Percent, RunId, Slug, XpAmount
 from ..timefmt import epoch_ms_from_iso
 from ..validation import FieldValueError, WireModel, validate
 from ..wire import IsoTime, SubmitMetrics, WireCount
-from .caliper import Actor
 from .identity import check_email
 from .pipeline import Completion, CompletionResult, Pipeline, TimeTotals, now_ms
 
@@ -138,7 +137,12 @@ class ActivityApi:
             await self._before()
         pipeline = self._pipeline
         course = pipeline.course(parsed.activity.course, field="activity.course")
-        ctx = pipeline.context(course, slug=parsed.activity.id, name=parsed.activity.name)
+        ctx = pipeline.context(
+            course,
+            slug=parsed.activity.id,
+            name=parsed.activity.name,
+            selector=parsed.activity.course,
+        )
         ended = self._clock()
         totals = None
         if parsed.time is not None:
@@ -146,8 +150,11 @@ class ActivityApi:
                 ended = epoch_ms_from_iso(parsed.time.ended_at)
             totals = parsed.time.totals()
         metrics = parsed.metrics
+        # Platform mode: the course must be on the platform and the actor is the OneRoster
+        # user (the given timebackId, else looked up by email); embedded: mailto:.
+        pipeline.actors.check_course(course, pipeline.settings.env)
         completion = Completion(
-            actor=Actor(parsed.user.email, parsed.user.timeback_id),
+            actor=await pipeline.actors.backend_actor(parsed.user.email, parsed.user.timeback_id),
             ctx=ctx,
             run_id=parsed.run_id or str(uuid.uuid4()),
             ended_at_ms=ended,

@@ -14,8 +14,17 @@ from starlette.applications import Starlette
 from .app import ApiParts, build_app
 from .auth import load_secret, shared_secret
 from .identity import GetEmail, Identity, no_identity
+from .oauth import TokenSource
 from .outbox import CaliperSink
 from .pipeline import Pipeline, now_ms
+from .platform import (
+    ActorSource,
+    EmbeddedActors,
+    OneRosterClient,
+    PlatformActors,
+    PlatformUrls,
+    UserDirectory,
+)
 from .ratelimit import RateLimiter
 from .record import ActivityApi
 from .settings import Settings
@@ -52,9 +61,18 @@ class TimebackServer:
             self.sink = CaliperSink(self.store, self.settings, transport=caliper_transport)
         else:
             self.sink = EmbeddedSink()
+        self.actors: ActorSource = EmbeddedActors()
+        self._roster_client: httpx.AsyncClient | None = None
+        if self.settings.mode == "platform":
+            self.actors = self._platform_actors(caliper_transport)
         # clock (epoch ms): the server's "now" for window age checks and record() (tests fix it).
         self.pipeline = Pipeline(
-            self.config, self.settings, self.store, on_commit=self.sink.notify, clock=clock
+            self.config,
+            self.settings,
+            self.store,
+            on_commit=self.sink.notify,
+            clock=clock,
+            actors=self.actors,
         )
         self.activity = ActivityApi(self.pipeline, before=self.ensure_started, clock=clock)
         # The key of the X-Tracker-Subject tag (contract item 1): the session secret, else the
@@ -85,6 +103,19 @@ class TimebackServer:
             )
         )
 
+    def _platform_actors(self, transport: httpx.AsyncBaseTransport | None) -> PlatformActors:
+        """Platform mode: users through OneRoster, with their own token (same credentials)."""
+        s = self.settings
+        assert s.platform_api_url and s.caliper_url and s.token_url  # checked() fills them
+        assert s.client_id and s.client_secret
+        urls = PlatformUrls(api=s.platform_api_url, caliper=s.caliper_url, token=s.token_url)
+        self._roster_client = httpx.AsyncClient(
+            transport=transport, timeout=s.request_timeout_s, follow_redirects=False
+        )
+        tokens = TokenSource(self._roster_client, s.token_url, s.client_id, s.client_secret)
+        roster = OneRosterClient(self._roster_client, urls, tokens)
+        return PlatformActors(UserDirectory(roster, ttl_s=s.user_cache_ttl_s), urls)
+
     async def ensure_started(self) -> None:
         """Starts the sink in the running loop if it is not running there yet.
 
@@ -96,6 +127,8 @@ class TimebackServer:
     async def aclose(self) -> None:
         """Stops the sink; call ``close()`` afterwards to release the database."""
         await self.sink.aclose()
+        if self._roster_client is not None:
+            await self._roster_client.aclose()
 
     def on_close(self, callback: Callable[[], None]) -> None:
         """Runs ``callback`` in ``close()`` (what the site opened next to the store)."""

@@ -18,8 +18,11 @@ from urllib.parse import urlsplit
 
 from ..config import AppConfig, load_config
 from ..errors import TrackerError, TrackerValidationError
+from .platform.urls import default_urls
 
 SinkName = Literal["embedded", "caliper"]
+ModeName = Literal["embedded", "platform"]
+MODES: tuple[str, ...] = ("embedded", "platform")
 XpPolicy = Literal["accept", "cap", "reject"]
 SINKS: tuple[str, ...] = ("embedded", "caliper")
 # Who a request of ``tracker serve`` is from (site_identity.py): nobody (the default: nothing
@@ -45,7 +48,16 @@ ENV_VARS: dict[str, str] = {
     "TIMEBACK_ENV": "env",
     "TRACKER_XP_POLICY": "xp_policy",
     "TRACKER_XP_TOLERANCE": "xp_tolerance",
+    "TRACKER_XP_FLAG": "xp_flag",
     "TRACKER_ALLOWED_ORIGINS": "allowed_origins",
+    # -- Timeback platform mode (issue 9): the official SDK's variable names. --
+    "TRACKER_MODE": "mode",
+    "TIMEBACK_API_BASE_URL": "platform_api_url",
+    "TIMEBACK_CALIPER_URL": "caliper_url",
+    "TIMEBACK_API_AUTH_URL": "token_url",
+    "TIMEBACK_API_CLIENT_ID": "client_id",
+    "TIMEBACK_API_CLIENT_SECRET": "client_secret",
+    "TRACKER_USER_CACHE_TTL": "user_cache_ttl_s",
     "TRACKER_IDENTITY": "identity",
     "TRACKER_IDENTITY_HEADER": "identity_header",
     "TRACKER_TRUSTED_PROXIES": "trusted_proxies",
@@ -144,7 +156,11 @@ class Settings:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     env: str = "production"
-    xp_policy: XpPolicy = "cap"
+    # "accept" forwards the claim as the official server does; "cap" / "reject" hold it
+    # against the run's counted minutes.
+    xp_policy: XpPolicy = "accept"
+    # Mark (store, dashboard, log) an accepted claim above the run's counted minutes.
+    xp_flag: bool = True
     # XP allowed above ceil(active minutes of the run): absorbs the last window in flight.
     xp_tolerance: float = 1.0
     # Origins besides the request's own host that may call the API.
@@ -176,6 +192,12 @@ class Settings:
     retry_max_s: float = 300.0
     poll_interval_s: float = 5.0
     request_timeout_s: float = 10.0
+    # -- Timeback platform mode (issue 9) --
+    # "platform": users resolved through OneRoster, events to the platform's Caliper.
+    mode: ModeName = "embedded"
+    # OneRoster base URL (default: the env's Timeback API); Caliper and token URLs above.
+    platform_api_url: str | None = None
+    user_cache_ttl_s: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -200,6 +222,11 @@ class Settings:
             values["config_path"] = Path(values["config_path"])
         if "database" in values:
             values["database"] = database_path(values["database"])
+        if isinstance(values.get("xp_flag"), str):
+            flag = values["xp_flag"].strip().lower()
+            if flag not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise SettingsError(f"xp_flag{_env_name('xp_flag')}: not a boolean: {flag!r}")
+            values["xp_flag"] = flag in ("1", "true", "yes", "on")
         for name in ("allowed_origins", "trusted_proxies", "jwt_audience", "allowed_hosts"):
             if isinstance(values.get(name), str):
                 values[name] = tuple(
@@ -216,6 +243,7 @@ class Settings:
             "retry_base_s",
             "retry_max_s",
             "poll_interval_s",
+            "user_cache_ttl_s",
             "rate_limit_per_minute",
         ):
             if isinstance(values.get(name), str):
@@ -261,8 +289,12 @@ class Settings:
             raise SettingsError(
                 f"config_path{_env_name('config_path')}: no timeback.config.json given"
             )
+        platform = self._platform_defaults(env)
+        if platform is not None:
+            return dataclasses.replace(self, **platform).checked()
         caliper_url = _http_url("caliper_url", self.caliper_url)
         token_url = _http_url("token_url", self.token_url)
+        platform_api_url = _http_url("platform_api_url", self.platform_api_url)
         if self.sink == "caliper":
             for name in ("caliper_url", "token_url", "client_id", "client_secret"):
                 if not getattr(self, name):
@@ -281,8 +313,37 @@ class Settings:
             database=database_path(self.database),
             caliper_url=caliper_url,
             token_url=token_url,
+            platform_api_url=platform_api_url,
             allowed_origins=origins,
         )
+
+    def _platform_defaults(self, env: str) -> dict[str, Any] | None:
+        """Platform mode: the env's Timeback URLs where none are set, and the Caliper sink.
+
+        None when nothing is left to fill in (embedded mode, or already filled).
+        """
+        if self.mode not in MODES:
+            raise SettingsError(
+                f"mode{_env_name('mode')}: {self.mode!r} is not one of {', '.join(MODES)}"
+            )
+        if self.mode != "platform":
+            return None
+        if not self.user_cache_ttl_s >= 0:
+            raise SettingsError(f"user_cache_ttl_s{_env_name('user_cache_ttl_s')}: must be >= 0")
+        for name in ("client_id", "client_secret"):
+            if not getattr(self, name):
+                raise SettingsError(f"{name}{_env_name(name)}: required in platform mode")
+        urls = default_urls(env)
+        changes = {
+            "sink": "caliper",
+            "platform_api_url": self.platform_api_url or urls.api,
+            "caliper_url": self.caliper_url or urls.caliper,
+            "token_url": self.token_url or urls.token,
+            "env": env,
+        }
+        if all(getattr(self, key) == value for key, value in changes.items()):
+            return None
+        return changes
 
     def _check_identity(self, proxies: tuple[str, ...]) -> None:
         name = f"identity{_env_name('identity')}"

@@ -95,11 +95,13 @@ async def test_windows_of_a_run_and_other_runs_and_users_are_distinct(
 async def test_code_course_and_quoted_url(
     server: TimebackServer, client: httpx.AsyncClient
 ) -> None:
-    body = heartbeat_body(course={"code": "SS 101"}, id="maps_and-globes.1~x")
+    # Issue 9: the course part is the selector's code verbatim, as the official builds it
+    # (the platform keys attempts on that exact string); only the slug is percent-encoded.
+    body = heartbeat_body(course={"code": "SS 101"}, id="maps and-globes.1~x")
     assert (await client.post(HEARTBEAT, json=body)).status_code == 204
     [event] = server.store.events()
     assert event["object"]["id"] == (
-        "https://app.example.com/sensors/default/activities/SS%20101/maps_and-globes.1~x"
+        "https://app.example.com/sensors/default/activities/SS 101/maps%20and-globes.1~x"
     )
     assert event["object"]["course"] == {
         "id": "https://app.example.com/sensors/default/courses/SS%20101",
@@ -121,13 +123,18 @@ async def test_subject_grade_course_without_code(
     assert event["object"]["course"]["name"] == "Reading G2"
 
 
-async def test_selector_by_code_or_subject_grade_gives_one_activity_url(
+async def test_object_id_follows_the_selector_the_course_stays_one(
     server: TimebackServer, client: httpx.AsyncClient
 ) -> None:
+    # Issue 9: object.id is built from the page's selector, as the official server builds it
+    # ({code} or {subject}/g{grade}); the course it names is the same either way.
     await client.post(HEARTBEAT, json=window(0, course={"code": "MATH-3"}))
     await client.post(HEARTBEAT, json=window(1, course={"subject": "Math", "grade": 3}))
     first, second = server.store.events()
-    assert first["object"] == second["object"]
+    sensor = "https://app.example.com/sensors/math"
+    assert first["object"]["id"] == f"{sensor}/activities/MATH-3/fractions-with-like-denominators"
+    assert second["object"]["id"] == f"{sensor}/activities/Math/g3/fractions-with-like-denominators"
+    assert first["object"]["course"] == second["object"]["course"]
 
 
 async def test_staging_env_uses_overrides(make_server: ServerFactory) -> None:

@@ -15,7 +15,7 @@ from tracker.server import TimebackServer
 from tracker.server.ledger import uncovered_ms
 from tracker.timefmt import iso_from_epoch_ms
 
-from .conftest import NOW_MS
+from .conftest import NOW_MS, ServerFactory, client_for
 from .helpers import heartbeat_body, new_run, submit_body
 
 HEARTBEAT = "/activity/heartbeat"
@@ -129,9 +129,15 @@ async def test_absurdly_old_window_and_completion_are_refused_issue_10(
 
 
 async def test_self_reported_submit_time_does_not_raise_the_cap_issue_10(
-    server: TimebackServer, client: httpx.AsyncClient
+    make_server: ServerFactory,
 ) -> None:
     """time.activeMs 2^53-1 in a browser submit once lifted the cap: 150,119,987,581 XP."""
+    server = make_server(xp_policy="cap")  # accept is the default since issue 9
+    async with client_for(server) as client:
+        await _self_reported_time(server, client)
+
+
+async def _self_reported_time(server: TimebackServer, client: httpx.AsyncClient) -> None:
     run = new_run()
     assert (await client.post(HEARTBEAT, json=span(BASE, 15_000, 15_000, run))).status_code
     body = submit_body(
@@ -148,11 +154,13 @@ async def test_self_reported_submit_time_does_not_raise_the_cap_issue_10(
 
 
 async def test_no_time_on_record_caps_xp_to_zero_minutes_issue_10(
-    server: TimebackServer, client: httpx.AsyncClient
+    make_server: ServerFactory,
 ) -> None:
     """With no time on record, a browser submit's XP was uncapped."""
+    server = make_server(xp_policy="cap")
     body = submit_body(runId=new_run(), metrics={"xpEarned": 500})
-    assert (await client.post(SUBMIT, json=body)).status_code == 204
+    async with client_for(server) as client:
+        assert (await client.post(SUBMIT, json=body)).status_code == 204
     assert credited(server) == [server.settings.xp_tolerance]
 
 
@@ -188,8 +196,15 @@ async def test_repeated_completions_of_a_run_do_not_stack_mastered_units_issue_1
 
 
 async def test_negative_correction_does_not_restore_a_runs_allowance_issue_10(
-    server: TimebackServer, client: httpx.AsyncClient
+    make_server: ServerFactory,
 ) -> None:
+    server = make_server(xp_policy="cap")
+    async with client_for(server) as client:
+        await _correction_then_claim(client)
+    assert credited(server) == [2.0, -100.0, 0.0]
+
+
+async def _correction_then_claim(client: httpx.AsyncClient) -> None:
     run = new_run()
     await client.post(HEARTBEAT, json=span(BASE, 60_000, 60_000, run))  # 1 minute: 2 XP allowed
     first = submit_body(runId=run, endedAt=iso_from_epoch_ms(BASE + 61_000))
@@ -198,7 +213,6 @@ async def test_negative_correction_does_not_restore_a_runs_allowance_issue_10(
     await client.post(SUBMIT, json={**correction, "metrics": {"xpEarned": -100}})
     again = {**first, "endedAt": iso_from_epoch_ms(BASE + 63_000)}
     await client.post(SUBMIT, json={**again, "metrics": {"xpEarned": 50}})
-    assert credited(server) == [2.0, -100.0, 0.0]
 
 
 def test_uncovered_ms_is_the_free_part_of_the_span() -> None:

@@ -99,7 +99,7 @@ async def test_course_code_is_trimmed_and_wins_over_subject_grade(
         response = await client.post(SUBMIT, json=submit_body(course=course))
     assert response.status_code == 204, response.text
     [event] = events(server, "ActivityEvent")
-    assert event["object"]["id"].endswith("/activities/SS%20101/fractions-with-like-denominators")
+    assert event["object"]["id"].endswith("/activities/SS 101/fractions-with-like-denominators")
     assert "course.subject" not in warnings(caplog)  # another client's spelling, not a typo
 
 

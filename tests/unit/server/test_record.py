@@ -60,8 +60,9 @@ async def test_record_runs_the_completion_pipeline(
         "email": "student@example.com",
         "timebackId": "tb-123",
     }
+    # The selector given (a code) builds the URL, as in the official record() (issue 9).
     assert (
-        event["object"]["id"] == "https://app.example.com/sensors/math/activities/Math/g3/lesson-1"
+        event["object"]["id"] == "https://app.example.com/sensors/math/activities/MATH-3/lesson-1"
     )
     assert event["generated"]["items"] == [
         {"type": "totalQuestions", "value": 20},
@@ -76,7 +77,8 @@ async def test_record_runs_the_completion_pipeline(
 async def test_record_with_keyword_arguments(server: TimebackServer) -> None:
     result = await server.activity.record(
         user={"email": "student@example.com"},
-        activity={"id": "lesson-1", "name": "Fractions", "course": {"subject": "Math", "grade": 3}},
+        # The same selector as CAMEL's (a code): attempts count per activity URL (issue 9).
+        activity={"id": "lesson-1", "name": "Fractions", "course": {"code": "MATH-3"}},
         metrics={"xp_earned": 5},
     )
     assert result.attempt == 1
@@ -193,7 +195,7 @@ async def test_record_and_heartbeats_share_the_run(make_server: ServerFactory) -
     from .conftest import client_for
     from .helpers import window
 
-    server = make_server()
+    server = make_server(xp_policy="cap")
     run = new_run()
     async with client_for(server) as client:
         for index in range(4):  # 1 active minute

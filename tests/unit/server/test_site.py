@@ -73,7 +73,8 @@ def test_signed_in_page_flow_over_tcp(site: tuple[httpx.Client, UvicornThread]) 
     assert http.post(f"{API}/activity/submit", json=submit_body()).status_code == 204
     me = http.get(f"{API}/user/me").json()
     assert me["activeMinutes"]["allTime"] == 0.5
-    assert me["xp"]["allTime"] == 2  # capped: ceil(0.5 minutes) + 1
+    # Forwarded as claimed (xp_policy accept, issue 9), flagged: 0.5 minutes seen.
+    assert me["xp"]["allTime"] == 8
 
     assert http.post("/auth/logout").status_code == 204
     assert http.get(f"{API}/user/verify").status_code == 401

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
+import pytest
 
 from tracker.server import TimebackServer
 
@@ -45,7 +47,8 @@ async def test_completion_event_exact_shape(
     assert event["profile"] == "TimebackProfile"
     assert event["eventTime"] == "2026-01-27T10:03:00.000Z"
     assert event["session"] == f"urn:uuid:{RUN_ID}"
-    assert event["object"]["id"].endswith("/activities/Math/g3/fractions-with-like-denominators")
+    # The selector was {code: MATH-3}: the official builds object.id from it (issue 9).
+    assert event["object"]["id"].endswith("/activities/MATH-3/fractions-with-like-denominators")
     generated = event["generated"]
     assert generated["type"] == "TimebackActivityMetricsCollection"
     assert generated["items"] == [
@@ -202,9 +205,13 @@ def xp_ledger(server: TimebackServer) -> list[tuple[Any, ...]]:
     )
 
 
-async def test_cap_policy_holds_xp_against_active_minutes(
-    server: TimebackServer, client: httpx.AsyncClient
-) -> None:
+async def test_cap_policy_holds_xp_against_active_minutes(make_server: ServerFactory) -> None:
+    server = make_server(xp_policy="cap")
+    async with client_for(server) as client:
+        await _capped_claims(server, client)
+
+
+async def _capped_claims(server: TimebackServer, client: httpx.AsyncClient) -> None:
     run = new_run()
     await _run_with_minutes(client, run, 12)  # 12 x 15 s = 3 active minutes
     body = submit_body(runId=run, metrics={"xpEarned": 50})
@@ -222,8 +229,14 @@ async def test_cap_policy_holds_xp_against_active_minutes(
 
 
 async def test_cap_policy_leaves_honest_claims_and_runs_without_time_alone(
-    server: TimebackServer, client: httpx.AsyncClient
+    make_server: ServerFactory,
 ) -> None:
+    server = make_server(xp_policy="cap")
+    async with client_for(server) as client:
+        await _honest_claims(server, client)
+
+
+async def _honest_claims(server: TimebackServer, client: httpx.AsyncClient) -> None:
     run = new_run()
     await _run_with_minutes(client, run, 8)  # 2 minutes
     await client.post(SUBMIT, json=submit_body(runId=run, metrics={"xpEarned": 2}))
@@ -253,8 +266,26 @@ async def test_reject_policy_refuses_and_stores_nothing(make_server: ServerFacto
         assert ok.status_code == 204
 
 
-async def test_accept_policy_credits_the_claim(make_server: ServerFactory) -> None:
-    server = make_server(xp_policy="accept")
+async def test_accept_policy_is_the_default_and_flags_a_claim_above_the_minutes(
+    server: TimebackServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9: the claim goes out as given (as the official); store and log mark it."""
+    assert (server.settings.xp_policy, server.settings.xp_flag) == ("accept", True)
+    run = new_run()
+    await _run_with_minutes(client, run, 4)  # 1 minute: 2 XP would be within the minutes
+    await client.post(SUBMIT, json=submit_body(runId=run, metrics={"xpEarned": 2}))
+    with caplog.at_level(logging.WARNING, logger="tracker.server"):
+        late = submit_body(runId=run, endedAt="2026-01-27T11:00:00.000Z", metrics={"xpEarned": 99})
+        await client.post(SUBMIT, json=late)
+    assert xp_ledger(server) == [(2.0, 2.0, "accept"), (99.0, 99.0, "accept+flagged")]
+    _, flagged = completions(server)
+    assert {"type": "xpEarned", "value": 99} in flagged["generated"]["items"]
+    assert "xpClaimed" not in flagged["extensions"]  # the claim is unchanged: nothing to audit
+    assert any("xp flagged" in record.getMessage() for record in caplog.records)
+
+
+async def test_accept_without_flag_marks_nothing(make_server: ServerFactory) -> None:
+    server = make_server(xp_policy="accept", xp_flag=False)
     run = new_run()
     async with client_for(server) as client:
         await _run_with_minutes(client, run, 1)

@@ -102,9 +102,10 @@
           .map((g) => {
             const score = g.totalQuestions != null ? `${g.correctQuestions}/${g.totalQuestions} · ${g.score}%` : "–";
             const xp = g.xpClaimed != null && g.xpClaimed !== g.xpCredited ? `${g.xpCredited} <span class="small muted">(claimed ${g.xpClaimed})</span>` : `${g.xpCredited ?? "–"}`;
+            const flag = g.xpFlagged ? ` <span class="badge" data-xp-flagged title="more XP than the run's counted minutes">above minutes</span>` : "";
             return `<tr data-activity="${esc(g.activityUrl.split("/").pop())}" data-attempt="${g.attempt}" data-score="${g.score ?? ""}" data-xp="${g.xpCredited ?? ""}">
               <td>${esc(g.name || g.activityUrl)}</td><td>${esc(g.course || "")}</td><td class="num">${g.attempt}</td>
-              <td class="num">${score}</td><td class="num">${xp}</td>
+              <td class="num">${score}</td><td class="num">${xp}${flag}</td>
               <td>${g.masteredUnits ? `<span class="badge badge--ok">${g.masteredUnits} unit${g.masteredUnits > 1 ? "s" : ""}</span>` : "–"}</td>
               <td>${when(g.endedAt || g.recordedAt)}</td></tr>`;
           })

@@ -1,0 +1,1 @@
+"""Wire compatibility with the official Timeback server SDK (issue 9)."""
