@@ -23,6 +23,7 @@ from .engine import (
     End,
     Event,
     Flush,
+    FlushReason,
     PageHide,
     PageShow,
     Pause,
@@ -36,7 +37,7 @@ from .engine import (
     Window,
 )
 from .errors import DeliveryError
-from .models import CompletionData, StartParams, TimeOptions
+from .models import CompletionData, StartParams, TimeOptions, TimeOverride
 from .outbox import Outbox
 from .ports import Clock, PageEvents, Scheduler, TimerHandle, Unsubscribe
 from .retry import RetryPolicy
@@ -95,6 +96,7 @@ class Activity:
         # A completion that failed keeps its endedAt, so calling end() again with the same
         # data is the same attempt for the server (wire §1), not a second one.
         self._failed_completion: tuple[CompletionData, str] | None = None
+        self._override_sent = False  # end({time}) sends its window once (_send_override)
         self._engine: TimeEngine | None = None
         if self._options is not None:
             self._start_engine(self._options, visibility_history or [])
@@ -190,6 +192,8 @@ class Activity:
                 self._engine.handle(DiscardOpenWindow(now))  # the override replaces tracked time
             else:
                 sent = self._apply(self._engine.handle(End(now)))
+        if completion is not None and completion.time is not None:
+            sent = self._send_override(completion.time, now)
         self._schedule()  # cancels the timer (the override path applies no effects)
         self._ending = asyncio.ensure_future(self._complete(completion, now, sent))
         return self._ending
@@ -323,6 +327,21 @@ class Activity:
         if schedule:
             self._schedule()
         return sent
+
+    def _send_override(self, override: TimeOverride, now: int) -> list[asyncio.Future[bool]]:
+        """``end({time})`` as one final window that ends now, then a submit without ``time``.
+
+        The one form that reaches Caliper exactly once on this project's server and on the
+        official one (which ignores ``time`` in a submit; see docs/compatibility.md). Sent
+        once per activity: a retried ``end()`` after a failed completion must not add a
+        second window with the same time.
+        """
+        if self._override_sent:
+            return []
+        self._override_sent = True
+        active, inactive = override.active or 0, override.inactive or 0
+        window = Window(now - active - inactive, now, active, inactive, FlushReason.MANUAL)
+        return self._send(SendWindow(window, beacon=False))
 
     def _send(self, effect: SendWindow) -> list[asyncio.Future[bool]]:
         window = effect.window

@@ -183,8 +183,12 @@ def submit_json(
     completion: CompletionData,
     process: bool,
 ) -> str:
-    """wire §1 submit of ``end(data)``; ``process: false`` is sent as given (issue 9)."""
-    override = completion.time
+    """wire §1 submit of ``end(data)``; ``process: false`` is sent as given (issue 9).
+
+    A ``time`` override is not in it: the tracker sends it as a final window before the
+    submit (Activity._send_override), the form both this project's server and the official
+    one count exactly once.
+    """
     body = SubmitBody(
         id=activity_id,
         name=name,
@@ -199,8 +203,5 @@ def submit_json(
         ),
         pct_complete=completion.pct_complete,
         process=process,
-        time=None
-        if override is None
-        else SubmitTime(active_ms=override.active, inactive_ms=override.inactive),
     )
     return compact_json(body)

@@ -18,6 +18,7 @@ from tracker.errors import (
     TrackerValidationError,
     UnknownCourseError,
 )
+from tracker.timefmt import epoch_ms_from_iso
 
 from .fakes import BASE_PARAMS, ORIGIN, Env
 
@@ -558,10 +559,10 @@ async def test_the_bodies_sent_are_the_ones_the_server_validates() -> None:
     activity = env.tracker.start(BASE_PARAMS)
     await env.advance(15_000)
     await activity.end({"xpEarned": 2.5, "time": {"active": 1000}})
-    heartbeat, submit = env.server.requests
-    HeartbeatBody.model_validate_json(heartbeat.body)
-    assert SubmitBody.model_validate_json(submit.body).time is not None
-    assert submit.json["time"] == {"activeMs": 1000}
+    first, override, submit = env.server.requests
+    HeartbeatBody.model_validate_json(first.body)
+    HeartbeatBody.model_validate_json(override.body)
+    assert SubmitBody.model_validate_json(submit.body).time is None
     assert submit.json["metrics"] == {"xpEarned": 2.5}
 
 
@@ -632,8 +633,30 @@ async def test_end_with_time_override_sends_it_and_drops_tracked_open_window() -
     activity = env.tracker.start(BASE_PARAMS)
     await env.advance(5_000)
     await activity.end({"xpEarned": 3, "time": {"active": 1_200_000, "inactive": 120_000}})
-    assert env.server.heartbeats == []
-    assert env.server.completions[0]["time"] == {"activeMs": 1_200_000, "inactiveMs": 120_000}
+    # Issue 9: the override travels as one final window ending at the end() call, then a
+    # submit without time: the form the official server counts once too (it ignores a
+    # submit's time). The 5 s tracked in the open window are dropped.
+    [window] = env.server.heartbeats
+    assert (window["elapsedMs"], window["pausedMs"]) == (1_200_000, 120_000)
+    span = epoch_ms_from_iso(window["endedAt"]) - epoch_ms_from_iso(window["startedAt"])
+    assert span == 1_320_000
+    [completion] = env.server.completions
+    assert "time" not in completion
+    assert completion["endedAt"] == window["endedAt"]
+
+
+async def test_a_retried_end_with_time_override_sends_its_window_once() -> None:
+    env = Env()
+    activity = env.tracker.start(BASE_PARAMS)
+    env.server.fail_submits = [503]
+    data = {"xpEarned": 3, "time": {"active": 60_000}}
+    with pytest.raises(DeliveryError):
+        await activity.end(data)
+    await activity.end(data)
+    # One window (its one send, never a second one with a later time) and one completion.
+    assert len(env.server.heartbeats) == 1
+    assert len([r for r in env.server.requests if r.url.endswith("/heartbeat")]) == 1
+    assert len(env.server.completions) == 1
 
 
 async def test_end_while_paused_sends_no_window() -> None:
