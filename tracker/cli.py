@@ -71,9 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "build":
         from .build import build_bundle
+        from .build.errors import BuildError
 
-        build_bundle(out=args.out, cache=args.cache)
-        _build_npm_package(args.out)
+        try:
+            build_bundle(out=args.out, cache=args.cache)
+            _build_npm_package(args.out)
+        except (BuildError, OSError) as exc:
+            # An operator's mistake or an unreachable registry: one line, no traceback.
+            print(f"tracker build: error: {exc}", file=sys.stderr)
+            return 2
         return 0
     # Both serve the API, the bundle and the demo site (tracker.demo composes them).
     if args.command == "serve":

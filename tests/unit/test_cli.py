@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,16 @@ def test_installed_metadata_carries_the_same_version() -> None:
     from importlib.metadata import version
 
     assert version("lesson-time-tracker") == tracker.__version__
+
+
+def test_a_build_error_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No registry can be reached and nothing is cached: the download fails, named.
+    monkeypatch.setenv("TRACKER_NPM_REGISTRY", "http://127.0.0.1:9/")
+    code = main(["build", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if "error:" in line]
+    assert line.startswith("tracker build: error: ") and "127.0.0.1:9" in line
