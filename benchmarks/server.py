@@ -196,7 +196,14 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     config = folder / "timeback.config.json"
     config.write_text(json.dumps(CONFIG), encoding="utf-8")
-    env = {"TRACKER_CONFIG": str(config)}
+    env = {
+        "TRACKER_CONFIG": str(config),
+        # Each simulated student sends far faster than one per 15 s: the per-user rate limit
+        # (a protection, not a cost) is off, as for a load test from a few addresses.
+        "TRACKER_RATE_LIMIT_BURST": "0",
+        # Workers sharing PostgreSQL sign identity tags with one key.
+        "TRACKER_SESSION_SECRET": "benchmark-shared-subject-key-" + "k" * 16,
+    }
     cluster = PostgresCluster(durable=True) if any(t.startswith("pg") for t in targets) else None
     results: list[Result] = []
     try:

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from tracker.server import Settings, TimebackServer
 
@@ -31,7 +32,8 @@ def _identity(request: Request) -> str | None:
     return request.headers.get("x-user")
 
 
-def tracker() -> Starlette:
+def tracker() -> ASGIApp:
     settings = Settings.from_env(config_path=os.environ["TRACKER_CONFIG"])
     server = TimebackServer(settings, get_email=_identity)
-    return Starlette(routes=server.app.routes, lifespan=server.lifespan)
+    # The app itself, with its middleware (checks, error map) and lifespan (the outbox).
+    return server.app
