@@ -232,3 +232,31 @@ async def test_times_pushed_past_year_9999_or_before_year_1_are_refused_not_500_
     answer = await client.post(f"/activity/{route}", json=body)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["details"]["field"] in (field, "endedAt")
+
+
+def test_closing_the_sqlite_store_during_a_read_waits_for_that_read(tmp_path: Path) -> None:
+    """close() while another thread's query runs must not close its connection under it
+    (sqlite3 crashes the process then: seen when a test's teardown closed the store while
+    the outbox worker was reading)."""
+    import threading
+
+    from tracker.server.store import Store, StoreError
+
+    store = Store(tmp_path / "data" / "t.sqlite3")
+    inside, release = threading.Event(), threading.Event()
+    results: list[object] = []
+
+    def slow(tx: object) -> int:
+        inside.set()
+        release.wait(5)
+        return int(tx.one("SELECT 1")[0])  # type: ignore[attr-defined]
+
+    reader = threading.Thread(target=lambda: results.append(store.read(slow)))
+    reader.start()
+    assert inside.wait(5)
+    store.close()  # the busy reader is left to finish its query
+    release.set()
+    reader.join(5)
+    assert results == [1]
+    with pytest.raises(StoreError, match="the store is closed"):
+        store.read(lambda tx: 1)

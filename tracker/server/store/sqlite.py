@@ -17,6 +17,7 @@ import errno
 import os
 import queue
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -97,6 +98,12 @@ class SqliteStore(Store):
         self.forward = forward
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all_readers: list[sqlite3.Connection] = []
+        # Closing a connection while another thread runs a query on it crashes the process
+        # (sqlite3 with check_same_thread off): close() closes idle readers only, and a
+        # reader busy at that moment is closed by its own read() when the query is done.
+        self._readers_lock = threading.Lock()
+        self._busy: set[sqlite3.Connection] = set()
+        self._closed = False
         check_data_folder(path.parent)
         try:
             create_private(path)
@@ -161,12 +168,16 @@ class SqliteStore(Store):
         return self.read(lambda tx: int(tx.one("PRAGMA user_version")[0]))
 
     def read(self, fn: Callable[[Tx], T]) -> T:
-        try:
-            conn = self._readers.get_nowait()
-        except queue.Empty:
-            conn = _connect(self.location if isinstance(self.location, Path) else Path())
-            conn.execute("PRAGMA query_only = ON")
-            self._all_readers.append(conn)
+        with self._readers_lock:
+            if self._closed:
+                raise StoreError(f"{self.location}: the store is closed")
+            try:
+                conn = self._readers.get_nowait()
+            except queue.Empty:
+                conn = _connect(self.location if isinstance(self.location, Path) else Path())
+                conn.execute("PRAGMA query_only = ON")
+                self._all_readers.append(conn)
+            self._busy.add(conn)
         try:
             conn.execute("BEGIN")
             try:
@@ -174,15 +185,20 @@ class SqliteStore(Store):
             finally:
                 conn.execute("COMMIT")
         finally:
-            if self._readers.qsize() < READ_CONNECTIONS:
-                self._readers.put(conn)
-            else:
-                conn.close()
-                self._all_readers.remove(conn)
+            with self._readers_lock:
+                self._busy.discard(conn)
+                if not self._closed and self._readers.qsize() < READ_CONNECTIONS:
+                    self._readers.put(conn)
+                else:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                    self._all_readers.remove(conn)
 
     def close(self) -> None:
         self._writer.close()
-        for conn in self._all_readers:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._all_readers.clear()
+        with self._readers_lock:
+            self._closed = True
+            for conn in [c for c in self._all_readers if c not in self._busy]:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+                self._all_readers.remove(conn)
