@@ -111,6 +111,11 @@ export interface ActivityApi {
 export interface Timeback {
   /** Resolves once Python runs and the calls queued meanwhile were replayed (B1). */
   readonly ready: Promise<void>;
+  /**
+   * Runs `fn` now. Before a `defer`/`async` tag has run, the stub snippet's `run` queues it
+   * with its time, and `start()` inside it takes that time (docs/api.md, "Loading it").
+   */
+  run(fn: () => void): void;
   readonly activity: ActivityApi;
 }
 

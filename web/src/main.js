@@ -8,7 +8,10 @@ const FAILED = "failed";
 
 function main() {
   performance.mark(`${MARK}script-start`);
-  if (window.timeback) {
+  // A `defer`/`async` tag runs after the page's own scripts: those queue their work with the
+  // stub snippet (docs/api.md), `timeback.run(fn)`, which records when they asked.
+  const stub = window.timeback && Array.isArray(window.timeback.q) ? window.timeback : null;
+  if (window.timeback && !stub) {
     console.warn("timeback: timeback.js is included twice; the second copy does nothing");
     return;
   }
@@ -83,8 +86,16 @@ function main() {
   };
 
   // ---- timeback.activity ----------------------------------------------------------
+  // While a queued run(fn) replays, start() inside it takes the time the page called run()
+  // (B1: the activity starts when the page asked, not when a deferred script got to it).
+  let replayedAt = null;
+  function run(fn) {
+    if (typeof fn !== "function") throw new TypeError("timeback.run(fn): fn must be a function");
+    fn();
+  }
+
   function start(params) {
-    const calledAt = performance.now();
+    const calledAt = replayedAt ?? performance.now();
     if (params === null || typeof params !== "object") {
       throw new TypeError("timeback.activity.start(params): params must be an object");
     }
@@ -201,6 +212,7 @@ function main() {
   window.timeback = Object.freeze({
     ready,
     pyodide: runtime,
+    run,
     activity: Object.freeze({
       start,
       get current() {
@@ -208,6 +220,18 @@ function main() {
       },
     }),
   });
+  if (stub) {
+    for (const [fn, at] of stub.q.splice(0)) {
+      replayedAt = typeof at === "number" ? at : null;
+      try {
+        fn();
+      } catch (error) {
+        console.error("timeback: a queued timeback.run() callback threw", error);
+      } finally {
+        replayedAt = null;
+      }
+    }
+  }
 }
 
 main();
