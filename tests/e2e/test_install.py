@@ -31,7 +31,8 @@ def _run(*command: str, cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv outside the repository with the built wheel and its server and build extras."""
+    """A venv outside the repository with the built wheel and its server extra only: that
+    must be all a user needs (the demo builds the bundle from the installed package)."""
     work = tmp_path_factory.mktemp("install")
     assert not work.is_relative_to(ROOT)
     wheels = work / "wheels"
@@ -50,7 +51,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [wheel] = wheels.glob("lesson_time_tracker-*.whl")
     venv = work / "venv"
     _run(sys.executable, "-m", "venv", str(venv), cwd=work)
-    _run(str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[server,build]", cwd=work)
+    _run(str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[server]", cwd=work)
     return venv
 
 

@@ -49,3 +49,23 @@ def test_a_build_error_is_one_line_and_exit_2(
     assert "Traceback" not in err
     [line] = [line for line in err.splitlines() if "error:" in line]
     assert line.startswith("tracker build: error: ") and "127.0.0.1:9" in line
+
+
+def test_serve_refuses_a_bundle_of_another_release_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "bundle.json").write_text('{"versions": {"tracker": "0.0.1+gold"}}')
+    config = tmp_path / "timeback.config.json"
+    config.write_text(
+        '{"name": "X", "sensor": "https://x.test/s", "courses": [{"subject": "Math", "grade": 3}]}'
+    )
+    code = main(
+        ["serve", "--port", "0", "--bundle", str(bundle), "--config", str(config),
+         "--data", str(tmp_path / "data")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert "is tracker 0.0.1+gold, this server is" in err

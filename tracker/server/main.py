@@ -116,6 +116,10 @@ def build_site(
 def _bundle(folder: Path) -> ASGIApp:
     from .static import BundleFiles
 
+    from .mount import check_bundle_version
+
     if not folder.is_dir():
         log.warning("bundle folder %s does not exist yet: run `tracker build`", folder)
+    else:
+        check_bundle_version(folder)  # a bundle of another release refuses to be served
     return BundleFiles(directory=folder, check_dir=False)

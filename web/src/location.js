@@ -18,7 +18,9 @@ function locateEmbed(doc, pageUrl) {
   return {
     runtimeUrl: new URL(RUNTIME_DIR, bundleUrl).href,
     options: {
-      base: new URL(attribute("data-base") || "/api/timeback", pageUrl).href,
+      // data-api is accepted as another name for data-base.
+      base: new URL(attribute("data-base") || attribute("data-api") || "/api/timeback", pageUrl)
+        .href,
       configUrl: configAttr ? new URL(configAttr, pageUrl).href : null,
     },
   };
