@@ -177,7 +177,7 @@ class Activity {
     const at = performance.now();
     if (this.#failed || this.#released) return;
     if (this.#py) {
-      this.#host.call(this.#py, name);
+      this.#host.call(this.#py, name, at);
       return;
     }
     this.#paused = name === "pause";
@@ -190,7 +190,7 @@ class Activity {
     const at = performance.now();
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#released) return Promise.resolve();
-    if (this.#py) return this.#host.callAsync(this.#py, name, ...args);
+    if (this.#py) return this.#host.callAsync(this.#py, name, at, ...args);
     if (name === "end" && this.#endCalledAt === null) this.#endCalledAt = at;
     return new Promise((resolve, reject) => {
       this.#host.enqueue({ kind: "async", activity: this, name, at, args, resolve, reject });
