@@ -114,9 +114,8 @@ def build_site(
 
 
 def _bundle(folder: Path) -> ASGIApp:
-    from .static import BundleFiles
-
     from .mount import check_bundle_version
+    from .static import BundleFiles
 
     if not folder.is_dir():
         log.warning("bundle folder %s does not exist yet: run `tracker build`", folder)
