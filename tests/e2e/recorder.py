@@ -145,33 +145,51 @@ class Recorder:
         route = path[len(self.base) :] if path.startswith(self.base) else path
         fault = self._take_fault(route)
         status: int | None = None
+        logged = False
+
+        def log() -> None:
+            # Called just before the answer's last byte goes out (or the line is dropped):
+            # whoever sees the answer in the browser finds it in the log already.
+            nonlocal logged
+            if logged:
+                return
+            logged = True
+            self._log(
+                RecordedRequest(
+                    method=scope["method"],
+                    path=path,
+                    route=route,
+                    query=scope.get("query_string", b"").decode("latin-1"),
+                    headers=_headers(scope),
+                    body=body,
+                    received_at=received_at,
+                    answered_at=time.monotonic(),
+                    wall_time=wall_time,
+                    status=status,
+                )
+            )
+
+        async def logging_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log()
+            await send(message)
+
         if fault is not None and fault.delay_s:
             await asyncio.sleep(fault.delay_s)
         if fault is not None and fault.status == CLOSE:
+            log()
             await _drop_connection(send)
         elif fault is not None and fault.status != FORWARD:
-            status = fault.status
-            await _send_error(send, fault.status)
+            await _send_error(logging_send, fault.status)
         else:
-            status = await self._forward(scope, body, send)
-        self._log(
-            RecordedRequest(
-                method=scope["method"],
-                path=path,
-                route=route,
-                query=scope.get("query_string", b"").decode("latin-1"),
-                headers=_headers(scope),
-                body=body,
-                received_at=received_at,
-                answered_at=time.monotonic(),
-                wall_time=wall_time,
-                status=status,
-            )
-        )
+            await self._forward(scope, body, logging_send)
+        log()  # an app that ended without a whole answer
 
-    async def _forward(self, scope: Scope, body: bytes, send: Send) -> int | None:
-        """Runs the inner app on the buffered body; returns the status it answered."""
-        status: int | None = None
+    async def _forward(self, scope: Scope, body: bytes, send: Send) -> None:
+        """Runs the inner app on the buffered body."""
         sent = False
 
         async def replay() -> Message:
@@ -181,16 +199,9 @@ class Recorder:
                 return {"type": "http.request", "body": body, "more_body": False}
             return {"type": "http.disconnect"}
 
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
         if self.mounted:
             scope = {**scope, "root_path": scope.get("root_path", "") + self.base}
-        await self.app(scope, replay, watch)
-        return status
+        await self.app(scope, replay, send)
 
     def _add_fault(self, route: str, fault: Fault) -> None:
         with self._changed:
