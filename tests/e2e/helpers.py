@@ -36,7 +36,15 @@ def wait_ready(page: Page) -> str | None:
             const deadline = new Promise((_, reject) =>
                 setTimeout(() => reject(new Error(`not ready after ${timeout} ms`)), timeout));
             try {
-                await Promise.race([timeback.ready, deadline]);
+                // After goto(wait_until="commit") the page may still be parsing: the embed's
+                // <script> has not run yet, so wait for it to define timeback first.
+                const defined = (async () => {
+                    while (typeof window.timeback === "undefined") {
+                        await new Promise((resolve) => setTimeout(resolve, 5));
+                    }
+                })();
+                await Promise.race([defined, deadline]);
+                await Promise.race([window.timeback.ready, deadline]);
                 return null;
             } catch (error) {
                 return `${error.name}: ${error.message}`;
