@@ -7,9 +7,12 @@ Targets, each its own uvicorn on 127.0.0.1: ``floor`` (Starlette answering 204),
 (our API on a SQLite file), ``pg1``/``pg2`` (our API on a throwaway PostgreSQL, started here
 with fsync on, behind 1 and 2 uvicorn workers). For each route and number of clients the
 targets run one after the other (interleaved, so a change in the machine's load hits all of
-them alike). The load generator is a bounded closed loop of asyncio httpx clients that stops
-at the deadline; it shares the machine's cores with the server, so ratios to the floor mean
-more than the absolute numbers. Results go to ``docs/benchmarks-server.md`` with the load.
+them alike). The load generator is ``wrk`` (C, Debian's package; one connection per simulated
+student, ``benchmarks/wrk_windows.lua`` makes every request a new valid window or completion),
+bounded by its ``-d`` duration; ``--generator httpx`` uses a bounded closed loop of asyncio
+httpx clients instead, for machines without wrk (it saturates itself near 64 clients). Either
+shares the machine's cores with the server, so ratios to the floor mean more than the absolute
+numbers. Results go to ``docs/benchmarks-server.md`` with the load.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -157,6 +161,44 @@ async def _load(base: str, route: str, clients: int, seconds: float, tag: str) -
     )
 
 
+WRK_SCRIPT = REPO / "benchmarks" / "wrk_windows.lua"
+
+
+def _load_wrk(base: str, route: str, clients: int, seconds: float, tag: str) -> Result:
+    threads = min(2, clients)  # the machine's cores; wrk needs connections >= threads
+    # Windows from 20 days ago on, 1 s apart per thread: within the server's window policy
+    # (30 days back, a few minutes ahead) for any rate this machine reaches.
+    base_s = int(time.time()) - 20 * 86_400
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(clients),
+        "-d",
+        f"{max(1, round(seconds))}s",
+    ]  # whole seconds only
+    command += ["--timeout", "30s", "-s", str(WRK_SCRIPT), base]
+    command += ["--", route, str(clients), str(base_s), tag[:8], str(threads)]
+    load_before = os.getloadavg()[0]
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=True
+    )
+    line = finished.stdout.strip().splitlines()[-1]
+    numbers = json.loads(line)
+    return Result(
+        target="",
+        route=route,
+        clients=clients,
+        requests=int(numbers["requests"]),
+        seconds=numbers["duration_us"] / 1e6,
+        p50_ms=numbers["p50_us"] / 1000,
+        p99_ms=numbers["p99_us"] / 1000,
+        errors=int(numbers["non_2xx"]) + int(numbers["socket_errors"]),
+        load=(load_before + os.getloadavg()[0]) / 2,
+    )
+
+
 def _write(results: list[Result], out: Path, args: argparse.Namespace) -> None:
     floor = {(r.route, r.clients): r.per_second for r in results if r.target == "floor"}
     lines = [
@@ -164,7 +206,7 @@ def _write(results: list[Result], out: Path, args: argparse.Namespace) -> None:
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; "
         f"{args.seconds:g} s per cell; load average (1 min) shown per cell. "
-        "The load generator (Python, httpx) runs on the same cores as the servers.",
+        f"The load generator ({args.generator}) runs on the same cores as the servers.",
         "",
         "| route | clients | target | req/s | × floor | p50 ms | p99 ms | errors | load |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -185,6 +227,9 @@ def main() -> int:
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-server.md")
     parser.add_argument("--smoke", action="store_true", help="2 s in all: checks it works")
+    parser.add_argument(
+        "--generator", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx"
+    )
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     targets = [t for t in args.targets.split(",") if t]
@@ -227,8 +272,14 @@ def main() -> int:
             for route in routes:
                 for count in clients:
                     for target in targets:
-                        tag = f"{target}-{route}-{count}-{uuid.uuid4().hex[:6]}"
-                        result = asyncio.run(_load(bases[target], route, count, args.seconds, tag))
+                        if args.generator == "wrk":
+                            tag = uuid.uuid4().hex[:8]
+                            result = _load_wrk(bases[target], route, count, args.seconds, tag)
+                        else:
+                            tag = f"{target}-{route}-{count}-{uuid.uuid4().hex[:6]}"
+                            result = asyncio.run(
+                                _load(bases[target], route, count, args.seconds, tag)
+                            )
                         result.target = target
                         results.append(result)
                         print(
