@@ -61,6 +61,7 @@ PHASES = (
     "timeback:script-start",
     "timeback-runtime:imported",
     "timeback-runtime:snapshot-fetched",
+    "timeback-runtime:wasm-instantiated",
     "timeback-runtime:instantiated",
     "timeback-runtime:side-modules",
     "timeback-runtime:restored",

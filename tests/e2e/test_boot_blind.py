@@ -92,7 +92,13 @@ def test_b3_a_tab_closed_300_ms_after_start_delivers_that_time_by_beacon(
         <= started["startedAt"]
         <= origin + whole_ms(started["returnedAt"])
     )
-    assert abs(body["elapsedMs"] - (exit_at - started["calledAt"])) <= 2, (body, exit_at)
+    # The window runs from start()'s instant (between calledAt and returnedAt: a loaded
+    # machine sets those ms apart) to the pagehide's timeStamp; each end is a whole ms (T3).
+    assert (
+        exit_at - started["returnedAt"] - 1
+        <= body["elapsedMs"]
+        <= exit_at - started["calledAt"] + 1
+    ), (body, exit_at, started)
     assert body["elapsedMs"] >= 300
     assert body["pausedMs"] == 0
     assert_windows_add_up([body])
@@ -215,19 +221,27 @@ def test_b1_end_during_a_boot_longer_than_the_interval_sends_one_window(
     assert SLOW_BOOT_S > 1.5
     started = start_while_booting(page, site, {"flushIntervalMs": 1_000})
     page.wait_for_function("performance.now() - boot.calledAt >= 300")
-    end_at = page.evaluate("(() => { window.ending = activity.end(); return performance.now(); })")
+    end_called, end_returned = page.evaluate(
+        """(() => {
+            const calledAt = performance.now();
+            window.ending = activity.end();
+            return [calledAt, performance.now()];
+        })"""
+    )
     assert page.evaluate(BOOTING)
     assert wait_ready(page) is None
     page.evaluate("ending")
     (window,) = recorder.wait_for(HEARTBEAT)
     no_more(recorder, HEARTBEAT, 1)
     body = window.json()
-    assert abs(body["elapsedMs"] - (end_at - started["calledAt"])) <= 2
+    # From start()'s instant to end()'s, each between the page's readings around its call.
+    low = end_called - started["returnedAt"] - 1
+    assert low <= body["elapsedMs"] <= end_returned - started["calledAt"] + 1, (body, started)
 
 
 # The 100 ms target of issue 8 is a speed target: benchmarks/boot.py measures it, interleaved
-# with the floor (click → answer median and max; docs/benchmarks.md: max ~220 ms today, two
-# boot tasks Pyodide 314 cannot split). A timed test at 100 ms passes or fails with the
+# with the floor (click → answer median and max, and the longest task: docs/benchmarks.md).
+# A timed test at 100 ms passes or fails with the
 # machine's load, so this one guards what a test can: clicks during boot are answered, and
 # none waits behind a multi-second task as it did before (2.6-4 s in one task).
 BLOCKED_CLICK_MS = 1_000

@@ -112,6 +112,23 @@ async function loadSideModule(Module, path, module) {
   dso.exports = exports;
 }
 
+// Emscripten's instantiateWasm hook (Pyodide's own, wrapped): it returns {} and calls
+// `success` later, so a task boundary fits on either side of the wasm's instantiation.
+// Without them, the module factory's set-up (~45 ms), instantiating the wasm with the
+// snapshot-sized memory (~40 ms) and Emscripten's receiveInstance (~50 ms) ran as one
+// ~190 ms task, the longest of the boot (docs/benchmarks.md).
+function instantiateInTasks(instantiate, onPhase) {
+  return (imports, success) => {
+    yieldToPage().then(() =>
+      instantiate(imports, (instance, module) => {
+        onPhase("wasm-instantiated");
+        yieldToPage().then(() => success(instance, module));
+      }),
+    );
+    return {};
+  };
+}
+
 async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, onPhase) {
   let parts = null;
   const pyodide = await loadPyodide({
@@ -123,7 +140,11 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, 
       parts = arrived;
       return arrived.snapshot;
     }),
-    createPyodideModule(settings) {
+    // Called (and awaited) by Pyodide once the snapshot is in: returning a promise lets it
+    // start in a task of its own.
+    async createPyodideModule(settings) {
+      await yieldToPage();
+      settings.instantiateWasm = instantiateInTasks(settings.instantiateWasm, onPhase);
       settings.preRun.push(async (Module) => {
         onPhase("instantiated");
         Module.addRunDependency("timeback-side-modules");
