@@ -241,9 +241,9 @@ def test_b1_end_during_a_boot_longer_than_the_interval_sends_one_window(
 
 # The 100 ms target of issue 8 is a speed target: benchmarks/boot.py measures it, interleaved
 # with the floor (click → answer median and max, and the longest task: docs/benchmarks.md).
-# A timed test at 100 ms passes or fails with the
-# machine's load, so this one guards what a test can: clicks during boot are answered, and
-# none waits behind a multi-second task as it did before (2.6-4 s in one task).
+# A timed test at 100 ms passes or fails with the machine's load, so this one guards what a
+# test can: clicks during boot are answered, and none waits behind a multi-second task as
+# it did before (2.6-4 s in one task).
 BLOCKED_CLICK_MS = 1_000
 
 
