@@ -60,10 +60,10 @@ LONG_TASK_MS = 50
 PHASES = (
     "timeback:script-start",
     "timeback-runtime:imported",
-    "timeback-runtime:snapshot-fetched",
     "timeback-runtime:wasm-instantiated",
     "timeback-runtime:instantiated",
     "timeback-runtime:side-modules",
+    "timeback-runtime:snapshot-fetched",
     "timeback-runtime:restored",
     "timeback-runtime:snapshot",
     "timeback-runtime:packages",
@@ -268,10 +268,11 @@ def where_it_goes(results: dict[tuple[str, str], list[Load]]) -> str:
             phases.append(f"{name} {statistics.median(values):.0f} ms")
     return (
         "Where the embed's cold load goes (medians). Time, as performance marks since "
-        f"navigation: {'; '.join(phases)}. From the runtime's import to the snapshot mark "
-        "the snapshot downloads (compressed), the wasm compiles off the main thread, the "
-        "runtime instantiates and the memory is copied in; the rest is the bridge's "
-        f"install and the page's own work. Bytes, the largest transfers: {bytes_text}."
+        f"navigation: {'; '.join(phases)}. From the runtime's import the wasm compiles off "
+        "the main thread and the runtime instantiates into an empty memory of the "
+        "snapshot's size while the snapshot downloads (compressed) straight into it; "
+        "restored is the memory taken over; the rest is the bridge's install and the "
+        f"page's own work. Bytes, the largest transfers: {bytes_text}."
     )
 
 

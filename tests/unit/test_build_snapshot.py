@@ -37,6 +37,7 @@ def test_the_manifest_names_each_file_with_its_integrity_and_the_layout(tmp_path
     assert document["snapshot"] == {
         "file": "snapshot.bin",
         "integrity": integrity(tmp_path / "snapshot.bin"),
+        "size": 4,
     }
     assert document["layout"] == {"tableBase": 15360, "heapBase": 8}
     (side,) = document["sideModules"]

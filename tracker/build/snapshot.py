@@ -33,7 +33,7 @@ SCRIPT = Path(__file__).with_name("make_snapshot.mjs")
 SNAPSHOT_FILE = "snapshot.bin"
 MANIFEST_FILE = "snapshot.json"
 SITE_PACKAGES = "/lib/python3.14/site-packages/"
-FORMAT = 2  # of snapshot.json; web/src/runtime.js refuses another
+FORMAT = 3  # of snapshot.json; web/src/runtime.js refuses another
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,13 @@ def manifest(snapshot: Snapshot) -> dict[str, Any]:
     """``snapshot.json``: what runtime.js fetches, each with its integrity."""
     return {
         "format": FORMAT,
-        "snapshot": {"file": SNAPSHOT_FILE, "integrity": integrity(snapshot.snapshot)},
+        # The size comes first: runtime.js allocates the memory and Pyodide instantiates
+        # the runtime while the bytes are still on their way.
+        "snapshot": {
+            "file": SNAPSHOT_FILE,
+            "integrity": integrity(snapshot.snapshot),
+            "size": snapshot.snapshot.stat().st_size,
+        },
         # Where the side modules go: the restore pads the table to tableBase and refuses
         # a runtime whose heap does not start at heapBase (make_snapshot.mjs).
         "layout": json.loads(snapshot.layout.read_text()),

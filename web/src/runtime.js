@@ -21,21 +21,17 @@
 const SLIM_STDLIB = "python_stdlib_slim.zip";
 const TRACKER_DISTRIBUTION = "lesson-time-tracker"; // the distribution name (pyproject.toml)
 const SNAPSHOT_MANIFEST = "snapshot.json";
-const SNAPSHOT_FORMAT = 2; // of snapshot.json (tracker/build/snapshot.py FORMAT)
+const SNAPSHOT_FORMAT = 3; // of snapshot.json (tracker/build/snapshot.py FORMAT)
 
 async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
-  // Started first: the snapshot downloads while pyodide.mjs loads.
-  const snapshot = fetchSnapshot(runtimeUrl).then((parts) => {
-    onPhase("snapshot-fetched");
-    return parts;
-  });
+  // Started first: the snapshot downloads while pyodide.mjs loads, and Pyodide
+  // instantiates the runtime while the snapshot's bytes are still arriving.
+  const snapshot = fetchSnapshot(runtimeUrl, onPhase);
   snapshot.catch(() => {}); // looked at below; never an unhandled rejection
   const { loadPyodide } = await import(`${runtimeUrl}pyodide.mjs`);
   const createModule = (await import(`${runtimeUrl}pyodide.asm.mjs`)).default;
   onPhase("imported");
   try {
-    // Started before the snapshot has arrived: Pyodide fetches its wasm and the lock
-    // meanwhile, and awaits the snapshot itself before it instantiates the runtime.
     const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, snapshot, onPhase);
     onPhase("snapshot");
     return pyodide;
@@ -59,28 +55,56 @@ function yieldToPage() {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-// The snapshot's bytes and its side modules compiled, each checked against the manifest.
-async function fetchSnapshot(runtimeUrl) {
+// Resolves with the manifest's word as soon as it is read: the memory the snapshot needs
+// (allocated here, empty), its layout, and two promises: `filled` when its bytes are in
+// that memory and match their integrity, `sideModules` when those are compiled.
+// Pyodide needs only the size to instantiate (INITIAL_MEMORY) and reads the bytes at
+// restore, after preRun: the ~135 ms of instantiation overlap the download.
+async function fetchSnapshot(runtimeUrl, onPhase) {
   const response = await fetch(`${runtimeUrl}${SNAPSHOT_MANIFEST}`);
   if (!response.ok) throw new Error(`${SNAPSHOT_MANIFEST}: HTTP ${response.status}`);
   const manifest = await response.json();
   if (manifest.format !== SNAPSHOT_FORMAT) {
     throw new Error(`${SNAPSHOT_MANIFEST}: format ${manifest.format}, not ${SNAPSHOT_FORMAT}`);
   }
-  const fetchChecked = async ({ file, integrity }) => {
-    const answer = await fetch(`${runtimeUrl}${file}`);
-    if (!answer.ok) throw new Error(`${file}: HTTP ${answer.status}`);
-    const bytes = await answer.arrayBuffer();
-    await checkIntegrity(file, bytes, integrity);
-    return bytes;
-  };
+  const memory = new Uint8Array(manifest.snapshot.size);
+  const filled = fillChecked(runtimeUrl, manifest.snapshot, memory).then(() => {
+    onPhase("snapshot-fetched");
+  });
   // Compiled asynchronously, i.e. off the main thread, while the rest downloads.
-  const sideModules = manifest.sideModules.map(async (side) => ({
-    path: side.path,
-    module: await WebAssembly.compile(await fetchChecked(side)),
-  }));
-  const [bytes, ...modules] = await Promise.all([fetchChecked(manifest.snapshot), ...sideModules]);
-  return { snapshot: new Uint8Array(bytes), sideModules: modules, layout: manifest.layout };
+  const sideModules = Promise.all(
+    manifest.sideModules.map(async (side) => {
+      const answer = await fetchOk(runtimeUrl, side.file);
+      const bytes = await answer.arrayBuffer();
+      await checkIntegrity(side.file, bytes, side.integrity);
+      return { path: side.path, module: await WebAssembly.compile(bytes) };
+    }),
+  );
+  // Awaited in preRun; a failure before that must not be an unhandled rejection.
+  filled.catch(() => {});
+  sideModules.catch(() => {});
+  return { memory, filled, sideModules, layout: manifest.layout };
+}
+
+async function fetchOk(runtimeUrl, file) {
+  const answer = await fetch(`${runtimeUrl}${file}`);
+  if (!answer.ok) throw new Error(`${file}: HTTP ${answer.status}`);
+  return answer;
+}
+
+// The snapshot streamed straight into the memory Pyodide was given, then checked.
+async function fillChecked(runtimeUrl, { file, size, integrity }, memory) {
+  const reader = (await fetchOk(runtimeUrl, file)).body.getReader();
+  let offset = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (offset + value.length > size) throw new Error(`${file}: more than ${size} bytes`);
+    memory.set(value, offset);
+    offset += value.length;
+  }
+  if (offset !== size) throw new Error(`${file}: ${offset} bytes, expected ${size}`);
+  await checkIntegrity(file, memory, integrity);
 }
 
 // Subresource Integrity's format ("sha256-<base64>"), checked with WebCrypto rather than
@@ -131,30 +155,36 @@ function instantiateInTasks(instantiate, onPhase) {
 
 async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, onPhase) {
   let parts = null;
-  const pyodide = await loadPyodide({
+  // A failure inside preRun (bad bytes, another layout) cannot reject loadPyodide: that
+  // module is left waiting on its run dependency, never run, and this rejects instead.
+  let failRestore = null;
+  const failed = new Promise((_, reject) => {
+    failRestore = reject;
+  });
+  const loading = loadPyodide({
     indexURL: runtimeUrl,
     // The same zip as when the snapshot was made: zipimport's index of it is in memory.
     stdLibURL: `${runtimeUrl}${SLIM_STDLIB}`,
     lockFileURL: `${runtimeUrl}pyodide-lock.json`,
     _loadSnapshot: arriving.then((arrived) => {
       parts = arrived;
-      return arrived.snapshot;
+      return arrived.memory;
     }),
-    // Called (and awaited) by Pyodide once the snapshot is in: returning a promise lets it
+    // Called (and awaited) by Pyodide once the manifest is in: returning a promise lets it
     // start in a task of its own.
     async createPyodideModule(settings) {
       await yieldToPage();
       settings.instantiateWasm = instantiateInTasks(settings.instantiateWasm, onPhase);
       settings.preRun.push(async (Module) => {
         onPhase("instantiated");
-        Module.addRunDependency("timeback-side-modules");
+        Module.addRunDependency("timeback-snapshot");
         try {
           // Emscripten runs instantiation, preRun, the runtime's init and Pyodide's restore
-          // back to back in one task unless a run dependency is pending: these two yields
-          // cut it in three (instantiate | side modules | init + restore).
+          // back to back in one task unless a run dependency is pending: the yields and
+          // awaits here cut it (side modules | init + restore).
           await yieldToPage();
           // The memory must hold the whole snapshot before it is copied in.
-          Module._emscripten_resize_heap(parts.snapshot.length);
+          Module._emscripten_resize_heap(parts.memory.length);
           const { tableBase, heapBase } = parts.layout;
           const table = Module.wasmTable;
           const heap = Module.HEAPU32[Module._emscripten_get_sbrk_ptr() >>> 2];
@@ -162,18 +192,23 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, 
             throw new Error(`runtime layout differs (heap ${heap}, table ${table.length})`);
           }
           table.grow(tableBase - table.length);
-          for (const side of parts.sideModules) {
+          for (const side of await parts.sideModules) {
             await loadSideModule(Module, side.path, side.module);
           }
           onPhase("side-modules");
+          await parts.filled; // Pyodide copies the bytes in as soon as this dependency goes
           await yieldToPage();
-        } finally {
-          Module.removeRunDependency("timeback-side-modules");
+        } catch (error) {
+          failRestore(error);
+          return;
         }
+        Module.removeRunDependency("timeback-snapshot");
       });
       return createModule(settings);
     },
   });
+  loading.catch(() => {}); // when `failed` wins, this one never settles or is not awaited
+  const pyodide = await Promise.race([loading, failed]);
   onPhase("restored");
   await yieldToPage();
   // The snapshot froze the build machine's interpreter: every visitor would otherwise
