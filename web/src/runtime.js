@@ -209,6 +209,7 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, 
   });
   loading.catch(() => {}); // when `failed` wins, this one never settles or is not awaited
   const pyodide = await Promise.race([loading, failed]);
+  parts = null; // the snapshot's 38 MB are in the wasm memory now: not kept twice
   onPhase("restored");
   await yieldToPage();
   // The snapshot froze the build machine's interpreter: every visitor would otherwise
