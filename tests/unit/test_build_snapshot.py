@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from tracker.build import BuildError
-from tracker.build.snapshot import FORMAT, Snapshot, integrity, make_snapshot, manifest
+from tracker.build.snapshot import (
+    FORMAT,
+    PIECE_BYTES,
+    Snapshot,
+    integrity,
+    make_snapshot,
+    manifest,
+    piece_integrities,
+)
 
 
 def test_integrity_is_subresource_integrity_of_the_bytes(tmp_path: Path) -> None:
@@ -36,8 +44,9 @@ def test_the_manifest_names_each_file_with_its_integrity_and_the_layout(tmp_path
     assert document["format"] == FORMAT
     assert document["snapshot"] == {
         "file": "snapshot.bin",
-        "integrity": integrity(tmp_path / "snapshot.bin"),
         "size": 4,
+        "pieceBytes": PIECE_BYTES,
+        "pieces": [integrity(tmp_path / "snapshot.bin")],  # one piece: the whole file
     }
     assert document["layout"] == {"tableBase": 15360, "heapBase": 8}
     (side,) = document["sideModules"]
@@ -50,3 +59,17 @@ def test_a_side_module_wheel_must_hold_exactly_one_library(tmp_path: Path) -> No
         archive.writestr("pkg/__init__.py", "")
     with pytest.raises(BuildError, match=r"expected one \.so"):
         make_snapshot(tmp_path, tmp_path / "stdlib.zip", {wheel.name: wheel}, wheel.name, tmp_path)
+
+
+def test_pieces_cover_the_file_in_order_the_last_one_short(tmp_path: Path) -> None:
+    """runtime.js hashes each piece as it arrives; together they are every byte, once."""
+    file = tmp_path / "snapshot.bin"
+    data = bytes(range(256)) * 40  # 10,240 bytes: pieces of 4,096, 4,096 and 2,048
+    file.write_bytes(data)
+    pieces = piece_integrities(file, piece_bytes=4096)
+    parts = [data[:4096], data[4096:8192], data[8192:]]
+    expected = [
+        "sha256-" + base64.b64encode(hashlib.sha256(part).digest()).decode() for part in parts
+    ]
+    assert pieces == expected
+    assert piece_integrities(file, piece_bytes=len(data)) == [integrity(file)]

@@ -92,19 +92,41 @@ async function fetchOk(runtimeUrl, file) {
   return answer;
 }
 
-// The snapshot streamed straight into the memory Pyodide was given, then checked.
-async function fillChecked(runtimeUrl, { file, size, integrity }, memory) {
-  const reader = (await fetchOk(runtimeUrl, file)).body.getReader();
-  let offset = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (offset + value.length > size) throw new Error(`${file}: more than ${size} bytes`);
-    memory.set(value, offset);
-    offset += value.length;
+// The snapshot streamed straight into the memory Pyodide was given. Each piece of the
+// manifest is hashed as soon as it has arrived (WebCrypto copies it and hashes off the
+// main thread), so only the last piece's hash is left when the download ends.
+async function fillChecked(runtimeUrl, { file, size, pieceBytes, pieces }, memory) {
+  if (pieces.length !== Math.ceil(size / pieceBytes)) {
+    throw new Error(`${file}: ${pieces.length} pieces do not cover ${size} bytes`);
   }
-  if (offset !== size) throw new Error(`${file}: ${offset} bytes, expected ${size}`);
-  await checkIntegrity(file, memory, integrity);
+  const reader = (await fetchOk(runtimeUrl, file)).body.getReader();
+  const checks = [];
+  let offset = 0;
+  const checkArrived = () => {
+    // Every piece that ends at or before `offset` and is not checked yet.
+    while (checks.length < pieces.length) {
+      const start = checks.length * pieceBytes;
+      const end = Math.min(start + pieceBytes, size);
+      if (end > offset) break;
+      const name = `${file} bytes ${start}-${end}`;
+      checks.push(checkIntegrity(name, memory.subarray(start, end), pieces[checks.length]));
+    }
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (offset + value.length > size) throw new Error(`${file}: more than ${size} bytes`);
+      memory.set(value, offset);
+      offset += value.length;
+      checkArrived();
+    }
+    if (offset !== size) throw new Error(`${file}: ${offset} bytes, expected ${size}`);
+  } finally {
+    // Awaited below or abandoned with the error above: never unhandled.
+    for (const check of checks) check.catch(() => {});
+  }
+  await Promise.all(checks);
 }
 
 // Subresource Integrity's format ("sha256-<base64>"), checked with WebCrypto rather than
