@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
@@ -26,8 +27,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..server.auth import SECRET_FILE
-from ..server.private_files import write_new_private
+from ..server.private_files import create_private
 from ..server.store.memory import MemoryStore
+from .catalogue import CONFIG_FILE
 from .site import Composed, compose
 from .state import DemoState
 
@@ -124,10 +126,16 @@ class InPageServer:
         saved = saved or {}
         # The bundle is the static host's: an empty folder stands for it here.
         (data / "bundle").mkdir(parents=True, exist_ok=True)
-        if saved.get(SECRET_KEY):
-            secret = data / SECRET_FILE
-            secret.unlink(missing_ok=True)
-            write_new_private(secret, base64.b64decode(saved[SECRET_KEY]).decode())
+        # Written here, not by load_secret(): Pyodide has no os.link, which its atomic write
+        # of a new secret uses. The same secret on every page keeps the sign-in cookie valid.
+        secret = data / SECRET_FILE
+        create_private(secret)
+        secret.write_text(
+            base64.b64decode(saved[SECRET_KEY]).decode()
+            if saved.get(SECRET_KEY)
+            else secrets.token_urlsafe(32),
+            encoding="utf-8",
+        )
         store = MemoryStore(_bytes(saved.get(STORE_KEY)))
         try:
             state = DemoState(None, image=_bytes(saved.get(STATE_KEY)))
@@ -185,7 +193,7 @@ class InPageServer:
         async def receive() -> dict[str, Any]:
             return pending.pop(0) if pending else {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
@@ -234,3 +242,16 @@ def _bytes(text: str | None) -> bytes | None:
 
 def _text(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def open_in_page(folder: str, saved: str) -> InPageServer:
+    """For the shim: the server of the archive unpacked in ``folder`` (server-shim.js), from
+    the JSON text of an earlier page's ``saved()`` (empty on the first page)."""
+    root = Path(folder)
+    web = root / "server" / "web"
+    return InPageServer.open(
+        data=root / "data",
+        config=web / CONFIG_FILE,
+        web=web,
+        saved=json.loads(saved) if saved else None,
+    )

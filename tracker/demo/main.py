@@ -156,7 +156,12 @@ def demo(args: argparse.Namespace) -> int:
         from .static import build_static
 
         try:
-            out = build_static(Path(args.static), bundle=Path(args.bundle), config=args.config)
+            out = build_static(
+                Path(args.static),
+                bundle=Path(args.bundle),
+                config=args.config,
+                cache=Path(args.cache),
+            )
         except TrackerError as exc:
             say(str(exc))
             return 2
