@@ -40,6 +40,10 @@ def open_memory(image: bytes | None, label: str = LABEL) -> sqlite3.Connection:
 class MemoryStore(Store):
     dialect = "sqlite"
 
+    def __new__(cls, image: bytes | None = None, *, forward: bool = False) -> MemoryStore:
+        # Not Store.__new__, which picks a backend from a location: this one has none.
+        return object.__new__(cls)
+
     def __init__(self, image: bytes | None = None, *, forward: bool = False) -> None:
         self.location = ":memory:"
         self.forward = forward
