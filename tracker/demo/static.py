@@ -27,7 +27,7 @@ from ..build.wheels import fetch_wheels
 from .catalogue import CONFIG_FILE, LESSONS_FILE, Catalogue, DemoError, web_root
 
 MARKER = ".tracker-demo-static"
-# <!--static <script src="assets/standin.js"></script> static--> in every page's <head>.
+# <!--static <script src="assets/server-shim.js"></script> ... static--> in every page's <head>.
 STATIC_BLOCK = re.compile(r"<!--static (.*?) static-->", re.DOTALL)
 MODE = 'data-mode="server"'
 SERVER_DIR = "assets/server"
