@@ -22,6 +22,8 @@ from tracker.demo.stdlib_path import extend_stdlib
 from tracker.server.pipeline import now_ms
 from tracker.timefmt import iso_from_epoch_ms
 
+from .server.helpers import heartbeat_body
+
 ORIGIN = "http://127.0.0.1:8700"
 JSON = [("content-type", "application/json"), ("origin", ORIGIN)]
 EMAIL = "reader@example.com"
@@ -46,16 +48,14 @@ async def _call(server: InPageServer, method: str, path: str, body: Any = None) 
 
 
 def _window(run_id: str, start_ms: int) -> dict[str, Any]:
-    return {
-        "id": "fractions-with-like-denominators",
-        "name": "Fractions with Like Denominators",
-        "course": {"subject": "Math", "grade": 3},
-        "runId": run_id,
-        "startedAt": iso_from_epoch_ms(start_ms),
-        "endedAt": iso_from_epoch_ms(start_ms + 15000),
-        "elapsedMs": 15000,
-        "pausedMs": 0,
-    }
+    """A full 15 s window that ended recently (the server refuses old ones)."""
+    return heartbeat_body(
+        runId=run_id,
+        startedAt=iso_from_epoch_ms(start_ms),
+        endedAt=iso_from_epoch_ms(start_ms + 15000),
+        elapsedMs=15000,
+        pausedMs=0,
+    )
 
 
 async def test_sign_in_sets_the_cookie_the_next_requests_carry(server: InPageServer) -> None:
