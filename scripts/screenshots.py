@@ -7,7 +7,8 @@
 It signs in as ada@example.com, sends a week of earlier learning through the wire protocol
 (heartbeat windows and completions with past times, so the charts have a history), then
 works through the fractions quiz with a fake clock and photographs the lesson and the
-dashboard at 1280x800. The static shot comes from a static build served by http.server.
+dashboard at 1280x800. The static shot (its dashboard, served by the server code in the page)
+comes from a static build served by http.server.
 """
 
 from __future__ import annotations
@@ -218,7 +219,9 @@ def lesson_and_dashboard(base: str, out: Path) -> None:
         browser.close()
 
 
-def static_inspector(out: Path) -> None:
+def static_dashboard(out: Path) -> None:
+    """The static build's dashboard: its numbers and Caliper events come from the server
+    code running in the page (tracker/demo/inpage.py)."""
     with static_server() as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_context(viewport=VIEWPORT, locale="en-US").new_page()
@@ -227,26 +230,15 @@ def static_inspector(out: Path) -> None:
         page.goto(f"{base}lessons/fractions.html")
         page.wait_for_function("window.timeback && window.lesson", timeout=60_000)
         page.evaluate("timeback.ready")
-        advance(page, 31)
-        page.goto(f"{base}index.html")  # the page exit sends the open window by beacon
-        page.wait_for_selector('[data-inspector-list] li[data-transport="beacon"]')
-        page.goto(f"{base}lessons/fractions.html")
-        page.wait_for_function("window.timeback && window.lesson", timeout=60_000)
-        page.evaluate("timeback.ready")
-        page.get_by_role("button", name="3/5", exact=True).click()
-        advance(page, 16)
-        page.wait_for_timeout(400)
-        # The lesson, its panel and the inspector below them, without the sticky header.
-        top = page.locator(".lesson-layout").bounding_box()
-        bottom = page.locator("[data-inspector]").bounding_box()
-        assert top is not None and bottom is not None
-        y = max(0, top["y"] - 24)
-        height = bottom["y"] + bottom["height"] + 24 - y
-        page.screenshot(
-            path=str(out / "static.png"),
-            full_page=True,
-            clip={"x": 0, "y": y, "width": VIEWPORT["width"], "height": height},
-        )
+        for answer in ("3/5", "7/8", "4/6", "1 whole", "5/7"):
+            page.get_by_role("button", name=answer, exact=True).click()
+            advance(page, 16)
+            page.locator("[data-next]").click()
+        page.wait_for_selector("[data-result]")
+        page.goto(f"{base}dashboard.html")
+        page.wait_for_function("document.body.dataset.loaded", timeout=60_000)
+        page.wait_for_selector('[data-feed] li[data-type="ActivityEvent"]', timeout=30_000)
+        page.screenshot(path=str(out / "static.png"))
         print(f"screenshots: {out / 'static.png'}")
         browser.close()
 
@@ -263,7 +255,7 @@ def main() -> int:
     else:
         with demo_server() as url:
             lesson_and_dashboard(url, out)
-    static_inspector(out)
+    static_dashboard(out)
     return 0
 
 

@@ -1,8 +1,11 @@
-"""The static build of the demo (``tracker demo --static OUT``) on a plain static file server.
+"""The static build of the demo (``tracker demo --static OUT``) against the real server demo.
 
-The folder is served by Python's own ``http.server`` under a path prefix, with no app
-server anywhere: the tracker must still run, and the in-page stand-in must receive its
-heartbeats, the beacon of a page that closes and the completion, and show them.
+The folder is served by Python's own ``http.server`` under a path prefix, with no app server
+anywhere: the server code of ``tracker demo`` runs in the page's Pyodide behind
+``server-shim.js``. One scripted session (sign in, a quiz with heartbeats, leaving it as the
+page closes, coming back to finish it, the stateful story over three visits that the server
+completes, the dashboard) runs on ``tracker demo`` and on the static folder; both dashboards
+must say the same.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import functools
 import gzip
 import threading
+import zipfile
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,16 +21,38 @@ from typing import Any
 
 import brotli
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 pytest.register_assert_rewrite("tests.e2e.demo_fixtures")
 
 from tracker.cli import main as tracker_cli  # noqa: E402
 
-from .demo_fixtures import advance, dashboard, panel, sign_in, wait_booted  # noqa: E402
-from .helpers import errors  # noqa: E402
+from .demo_fixtures import (  # noqa: E402
+    DemoProcess,
+    advance,
+    dashboard,
+    panel,
+    sign_in,
+    wait_booted,
+    wait_for_js,
+)
+from .helpers import boot_timeout_ms, errors  # noqa: E402
+
+pytest_plugins = ["tests.e2e.demo_fixtures"]
 
 PREFIX = "/some/prefix/"
+ANSWERS = ("3/5", "7/8", "4/6", "1 whole", "5/7")
+# The stateful story, one visit a part; the server scores it and gives its XP.
+STORY_PARTS = (
+    ("Eleven winters", "A green light"),
+    ("Its engine had failed", "Two short flashes"),
+    ("Safe in the harbour", "How a keeper's signal saved a boat"),
+)
+STORY_VISIT_S = 40
+# Fake seconds per question: the session's heartbeats then fall well inside the 15 s
+# flush intervals (a few real seconds of page loads cannot add one) and its XP well inside
+# one rounding step of the minutes (1 XP per minute).
+PER_QUESTION_S = 18
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -58,22 +84,32 @@ def static_site(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert not [p for p in asked if "/api/" in p or "/auth/" in p], asked
 
 
-def _inspector(page: Page) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = page.eval_on_selector_all(
-        "[data-inspector-list] li[data-route]",
-        "items => items.map(li => ({...li.dataset, text: li.textContent}))",
-    )
-    return rows
-
-
-def test_static_build_has_relative_urls_and_the_stand_in(static_site: str, tmp_path: Path) -> None:
+def test_static_build_has_relative_urls_and_the_in_page_server(
+    static_site: str, tmp_path: Path
+) -> None:
     out = tmp_path / "site"
     assert tracker_cli(["demo", "--static", str(out)]) == 0
+    assert not (out / "assets" / "standin.js").exists()
     page = (out / "lessons" / "fractions.html").read_text()
     assert 'data-mode="static"' in page
-    assert '<script src="../assets/standin.js"></script>' in page
-    assert page.index("standin.js") < page.index("timeback/timeback.js")
+    assert '<script src="../assets/server-shim.js"></script>' in page
+    assert page.index("server-shim.js") < page.index("timeback/timeback.js")
     assert 'src="/' not in page and 'href="/' not in page
+    # Pages without a lesson get the embed too: its Pyodide runs the in-page server.
+    index = (out / "index.html").read_text()
+    assert index.index("assets/server-shim.js") < index.index('src="timeback/timeback.js"')
+    with zipfile.ZipFile(out / "assets" / "server" / "server.zip") as archive:
+        names = set(archive.namelist())
+    for name in (
+        "site/tracker/server/pipeline.py",
+        "site/tracker/server/store/memory.py",
+        "site/tracker/demo/inpage.py",
+        "site/starlette/applications.py",
+        "site/tzdata/__init__.py",
+        "web/lessons.json",
+        "web/timeback.config.json",
+    ):
+        assert name in names, name
     (wasm,) = (out / "timeback").glob("r-*/pyodide.asm.wasm")
     # The precompressed siblings travel with the bundle, for brotli_static / gzip_static.
     assert (
@@ -89,61 +125,92 @@ def test_static_build_has_relative_urls_and_the_stand_in(static_site: str, tmp_p
     assert (other / "keep.txt").read_text() == "mine"
 
 
-def test_static_lesson_tracks_time_and_the_inspector_shows_what_was_sent(
-    page: Page, static_site: str, console: list[tuple[str, str]]
-) -> None:
-    base = static_site
-    sign_in(page, base, "visitor@example.com")
-    expect(page.locator(".static-note")).to_be_visible()
-    expect(page.locator("[data-lesson]")).to_have_count(3)
-
+def _session(page: Page, base: str, email: str) -> dict[str, Any]:
+    """The scripted session; returns the dashboard's data and the user's Caliper events."""
+    sign_in(page, base, email)
     page.clock.install()
     page.goto(f"{base}lessons/fractions.html")
     wait_booted(page)
     advance(page, 16)  # one flush interval
-    beat = page.locator('[data-inspector-list] li[data-route="/activity/heartbeat"]').first
-    expect(beat).to_have_attribute("data-transport", "fetch")
-    expect(beat).to_have_attribute("data-status", "204")
-    expect(beat).to_contain_text("active 15.0 s")
     assert any("+0:15.0 active" in line for line in panel(page)["flushes"])
-
-    # Leaving the page: the tracker's pagehide beacon is on the next page.
+    # Leaving the page: its last window goes out as the page closes.
     page.goto(f"{base}index.html")
-    beacon = page.locator('[data-inspector-list] li[data-transport="beacon"]').first
-    expect(beacon).to_have_attribute("data-route", "/activity/heartbeat")
-    expect(beacon).to_contain_text("from lessons/fractions.html")
-
-    # Back to the lesson, through to the end: the completion goes to the stand-in too.
+    expect(page.locator("[data-lesson]")).to_have_count(3, timeout=boot_timeout_ms())
+    # Back to the lesson, through to the end.
     page.goto(f"{base}lessons/fractions.html")
     wait_booted(page)
-    for answer in ("3/5", "7/8", "4/6", "1 whole", "5/7"):
+    for answer in ANSWERS:
         page.get_by_role("button", name=answer, exact=True).click()
-        advance(page, 20)
+        advance(page, PER_QUESTION_S)
         page.locator("[data-next]").click()
-    expect(page.locator("[data-result]")).to_be_visible()
-    xp = int(page.get_attribute("[data-xp]", "data-xp") or "-1")
-    assert xp >= 1
-    submit = page.locator('[data-inspector-list] li[data-route="/activity/submit"]')
-    expect(submit).to_have_count(1)
-    expect(submit).to_contain_text(f"{xp} XP · 5/5")
+    expect(page.locator("[data-result]")).to_be_visible(timeout=boot_timeout_ms())
+    wait_for_js(page, "window.lesson.activity.isEnded")
+    # The story: the server keeps the run over visits and completes it itself.
+    for part, choices in enumerate(STORY_PARTS, start=1):
+        page.goto(f"{base}lessons/story.html")
+        wait_booted(page)
+        expect(page.locator("[data-visit]")).to_have_attribute("data-visit", str(part))
+        advance(page, STORY_VISIT_S)
+        for choice in choices:
+            page.get_by_label(choice, exact=True).check()
+        page.locator("[data-part] button[type=submit]").click()
+        if part < len(STORY_PARTS):
+            expect(page.locator("[data-saved]")).to_have_attribute("data-saved", str(part))
+    expect(page.locator("[data-result]")).to_be_visible(timeout=boot_timeout_ms())
+    data = dashboard(page, base)
+    events: list[dict[str, Any]] = page.evaluate(
+        "demo.api('demo/api/events?after=0&limit=200').then((d) => d.events)"
+    )
+    return {"dashboard": data, "events": events}
 
-    sent = _inspector(page)
-    beats = [row for row in sent if row["route"] == "/activity/heartbeat"]
-    assert len(beats) >= 6
-    assert {row["status"] for row in beats} <= {"204", "200"}  # 200: a resent window
-    stored = page.evaluate("JSON.parse(localStorage.getItem('demo.static.inbox'))")
-    bodies = [entry["body"] for entry in stored if entry["route"] == "/activity/submit"]
-    assert bodies[0]["metrics"] == {
-        "xpEarned": xp,
-        "totalQuestions": 5,
-        "correctQuestions": 5,
-        "masteredUnits": 1,
+
+def _summary(run: dict[str, Any]) -> dict[str, Any]:
+    data = run["dashboard"]
+    return {
+        "xp": data["xp"]["allTime"],
+        "attempts": [
+            (g["activityUrl"].split("/")[-1], g["attempt"], g["xpCredited"])
+            for g in data["gradebook"]
+        ],
+        "scores": [g["score"] for g in data["gradebook"]],
+        "progress": {c["name"]: (c["pctComplete"], c["masteredUnits"]) for c in data["courses"]},
+        "events": sorted(
+            (e["type"], e["event"].get("action")) for e in run["events"] if "event" in e
+        ),
     }
 
-    # The static dashboard adds up what the stand-in received.
-    data = dashboard(page, base)
-    assert data["xp"]["allTime"] == xp
-    assert data["gradebook"][0]["score"] == 100
-    math = next(c for c in data["courses"] if c["subject"] == "Math")
-    assert math["pctComplete"] == 50
+
+def test_static_dashboard_agrees_with_the_server_demo(
+    browser: Browser,
+    page: Page,
+    static_site: str,
+    demo_site: DemoProcess,
+    email: str,
+    console: list[tuple[str, str]],
+) -> None:
+    # A context of its own: the fake clock is the context's, and each session has its own.
+    other = browser.new_context()
+    try:
+        server_page = other.new_page()
+        server_page.on("console", lambda message: console.append((message.type, message.text)))
+        server_page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
+        served = _session(server_page, demo_site.url, email)
+    finally:
+        other.close()
+    static = _session(page, static_site, email)
+
+    assert _summary(static) == _summary(served)
+    courses = {c["name"]: c for c in static["dashboard"]["courses"]}
+    assert (courses["Math G3"]["pctComplete"], courses["READ-4"]["pctComplete"]) == (50, 33)
+    assert [g["score"] for g in static["dashboard"]["gradebook"]] == [100, 100]
+    assert static["dashboard"]["xp"]["allTime"] >= 2
+    # Windows of both lessons and their two completions.
+    assert len(static["events"]) >= 2 + 8 + 3 * 3
+    # Minutes: the same sum of the windows each server received. The two sessions ran at
+    # different real speeds (the static pages also load the server), and the fake clock
+    # flows in real time between steps, so their totals may differ by those few seconds.
+    minutes = [run["dashboard"]["activeMinutes"]["allTime"] for run in (served, static)]
+    assert abs(minutes[0] - minutes[1]) <= 0.25, minutes
+    # What a closing page left for the next page's server was replayed and cleared.
+    assert page.evaluate("localStorage.getItem('demo.static.pending')") is None
     assert errors(console) == []

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tracker.demo.catalogue import default_config
-from tracker.demo.main import compose
+from tracker.demo.site import compose
 from tracker.sources import source_root
 from tracker.timefmt import iso_from_epoch_ms
 

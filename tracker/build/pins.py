@@ -112,3 +112,72 @@ WHEELS = (
         depends=("typing-extensions",),
     ),
 )
+
+# The static demo's in-page server (tracker demo --static): the pure-Python wheels that
+# tracker.server and tracker.demo import, the versions the server is tested with.
+SERVER_WHEELS = (
+    WheelPin(
+        name="starlette",
+        version="1.10.0",
+        file_name="starlette-1.10.0-py3-none-any.whl",
+        sha256="478c0ab3b4ced6e82719849c118fa406f0278a3499c1a898cd15cd31bdc38ce4",
+        imports=("starlette",),
+    ),
+    WheelPin(
+        name="anyio",
+        version="4.16.0",
+        file_name="anyio-4.16.0-py3-none-any.whl",
+        sha256="c66ae634e0b8228396b801741beb3294326d4b6102f7bba4041c0dfb58c29026",
+        imports=("anyio",),
+    ),
+    WheelPin(
+        name="idna",
+        version="3.20",
+        file_name="idna-3.20-py3-none-any.whl",
+        sha256="ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c",
+        imports=("idna",),
+    ),
+    WheelPin(
+        name="httpx",
+        version="0.29.0",
+        file_name="httpx-0.29.0-py3-none-any.whl",
+        sha256="6734dcf742ced6e8018e45d3f9f7728975b6b3e1085a24f3e2c056069d858bd1",
+        imports=("httpx",),
+    ),
+    WheelPin(
+        name="httpcore",
+        version="1.0.9",
+        file_name="httpcore-1.0.9-py3-none-any.whl",
+        sha256="2d400746a40668fc9dec9810239072b40b4484b640a8c38fd654a024c7a1bf55",
+        imports=("httpcore",),
+    ),
+    WheelPin(
+        name="h11",
+        version="0.16.0",
+        file_name="h11-0.16.0-py3-none-any.whl",
+        sha256="63cf8bbe7522de3bf65932fda1d9c2772064ffb3dae62d55932da54b31cb6c86",
+        imports=("h11",),
+    ),
+    WheelPin(
+        name="certifi",
+        version="2026.10.19.post1",
+        file_name="certifi-2026.10.19.post1-py3-none-any.whl",
+        sha256="1324c476b4811eff41a8bc2122cd0bbd4d9c7234c725446d99ab1612b3a7fdd2",
+        imports=("certifi",),
+    ),
+    WheelPin(
+        name="itsdangerous",
+        version="2.2.0",
+        file_name="itsdangerous-2.2.0-py3-none-any.whl",
+        sha256="c6242fc49e35958c8b15141343aa660db5fc54d4f13a1db01a3f5891b98700ef",
+        imports=("itsdangerous",),
+    ),
+    WheelPin(
+        # zoneinfo's time zones: Pyodide has no /usr/share/zoneinfo.
+        name="tzdata",
+        version="2026.6",
+        file_name="tzdata-2026.6-py2.py3-none-any.whl",
+        sha256="0a10eec6e13ef16b627fabed9a5f2ba61a62b1c67f327305f4e7e412a70b4aec",
+        imports=("tzdata",),
+    ),
+)

@@ -21,50 +21,19 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from starlette.applications import Starlette
 
 from ..errors import TrackerError
-from ..server.main import build_site, config_path
-from ..server.server import TimebackServer
-from .app import DemoSite
+from ..server.main import config_path
 from .catalogue import default_config, web_root
-from .state import DB_FILE, DemoState
+from .site import compose
 
 
 def say(message: str, command: str = "demo") -> None:
     """Progress on stderr (stdout carries only the URL line)."""
     print(f"tracker {command}: {message}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class Composed:
-    site: Starlette
-    server: TimebackServer
-    demo: DemoSite
-
-    def close(self) -> None:
-        self.server.close()
-        self.demo.close()
-
-
-def compose(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Composed:
-    """The whole site: ``build_site`` of tracker.server with the demo mounted at ``/``."""
-    environ = os.environ if environ is None else environ
-    data = Path(args.data)
-    web = web_root()
-    # The demo's routes ask the site's identity (bound below): one user everywhere.
-    demo = DemoSite(web, DemoState(data / DB_FILE))
-    try:
-        site, server = build_site(args, demo=demo, environ=environ)
-    except BaseException:
-        demo.close()
-        raise
-    demo.bind(server)
-    return Composed(site, server, demo)
 
 
 def startup_error(exc: BaseException) -> str:
@@ -187,7 +156,12 @@ def demo(args: argparse.Namespace) -> int:
         from .static import build_static
 
         try:
-            out = build_static(Path(args.static), bundle=Path(args.bundle), config=args.config)
+            out = build_static(
+                Path(args.static),
+                bundle=Path(args.bundle),
+                config=args.config,
+                cache=Path(args.cache),
+            )
         except TrackerError as exc:
             say(str(exc))
             return 2

@@ -1,7 +1,8 @@
 """Where a stateful lesson left off, per user and lesson: its ``runId``, step and answers.
 
 Kept in its own SQLite file next to the tracker's store (``data/demo.sqlite3``): the demo's
-state is the app's business, not the tracker's, as it would be in a real app.
+state is the app's business, not the tracker's, as it would be in a real app. The static
+demo keeps it in memory instead (``path=None``), saved as bytes by the page (``image()``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 
 from ..server.private_files import create_private
+from ..server.store.memory import open_memory
+
+T = TypeVar("T")
 
 DB_FILE = "demo.sqlite3"
 
@@ -64,15 +69,32 @@ class LessonRun:
 
 
 class DemoState:
-    """Blocking SQLite calls behind one lock; ``a*`` methods run them in a worker thread."""
+    """Blocking SQLite calls behind one lock; ``a*`` methods run them in a worker thread.
 
-    def __init__(self, path: Path) -> None:
-        create_private(path)  # -wal/-shm take its mode: 0600
+    ``path=None``: in memory, from ``image`` (the static demo in Pyodide, which has no
+    threads: the ``a*`` methods then call in the running task).
+    """
+
+    def __init__(self, path: Path | None, *, image: bytes | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        if path is None:
+            self._conn = open_memory(image, "demo state")
+        else:
+            create_private(path)  # -wal/-shm take its mode: 0600
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute(SCHEMA)
+
+    def image(self) -> bytes:
+        """The state as bytes, for ``DemoState(None, image=...)`` on the next page."""
+        with self._lock:
+            return self._conn.serialize()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.path is None:
+            return fn(*args)
+        return await anyio.to_thread.run_sync(fn, *args)
 
     def _row(self, email: str, lesson_id: str) -> LessonRun | None:
         row = self._conn.execute(
@@ -155,19 +177,19 @@ class DemoState:
             self._conn.close()
 
     async def avisit(self, email: str, lesson_id: str) -> LessonRun:
-        return await anyio.to_thread.run_sync(self.visit, email, lesson_id)
+        return await self._call(self.visit, email, lesson_id)
 
     async def aruns(self, email: str) -> list[LessonRun]:
-        return await anyio.to_thread.run_sync(self.runs, email)
+        return await self._call(self.runs, email)
 
     async def aget(self, email: str, lesson_id: str) -> LessonRun | None:
-        return await anyio.to_thread.run_sync(self.get, email, lesson_id)
+        return await self._call(self.get, email, lesson_id)
 
     async def asave(self, email: str, lesson_id: str, step: int, answers: dict[str, int]) -> None:
-        await anyio.to_thread.run_sync(self.save, email, lesson_id, step, answers)
+        await self._call(self.save, email, lesson_id, step, answers)
 
     async def acomplete(self, email: str, lesson_id: str, result: dict[str, Any]) -> None:
-        await anyio.to_thread.run_sync(self.complete, email, lesson_id, result)
+        await self._call(self.complete, email, lesson_id, result)
 
     async def arestart(self, email: str, lesson_id: str) -> None:
-        await anyio.to_thread.run_sync(self.restart, email, lesson_id)
+        await self._call(self.restart, email, lesson_id)

@@ -31,6 +31,7 @@ from .pipeline import now_ms
 from .server import TimebackServer
 from .settings import Settings
 from .site_identity import choose_identity
+from .store import Store
 
 API_PREFIX = "/api/timeback"
 BUNDLE_PREFIX = "/timeback"
@@ -58,6 +59,7 @@ def build_site(
     demo: ASGIApp | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], int] = now_ms,
+    store: Store | None = None,
 ) -> tuple[Starlette, TimebackServer]:
     """The whole site of ``tracker serve``; raises SettingsError/StoreError on a bad setup."""
     environ = os.environ if environ is None else environ
@@ -74,7 +76,11 @@ def build_site(
     identity = choose_identity(settings, demo_login=demo_login, secret=secret, data=data)
     try:
         server = TimebackServer(
-            settings, get_email=identity.get_email, clock=clock, subject_secret=secret
+            settings,
+            get_email=identity.get_email,
+            clock=clock,
+            subject_secret=secret,
+            store=store,
         )
     except BaseException:
         identity.close()

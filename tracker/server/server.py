@@ -50,12 +50,15 @@ class TimebackServer:
         clock: Callable[[], int] = now_ms,
         subject_secret: str | None = None,
         rate_clock: Callable[[], float] = time.monotonic,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings.checked()
         self.config = self.settings.load_app_config()
         self.get_email: GetEmail = get_email or no_identity
         self._on_close: list[Callable[[], None]] = []
-        self.store = Store(self.settings.database, forward=self.settings.sink == "caliper")
+        # store: one opened by the caller (the static demo's in-page MemoryStore).
+        forward = self.settings.sink == "caliper"
+        self.store = store if store is not None else Store(self.settings.database, forward=forward)
         self.sink: Sink
         if self.settings.sink == "caliper":
             self.sink = CaliperSink(self.store, self.settings, transport=caliper_transport)

@@ -37,7 +37,7 @@ def check_workers(workers: int, *, many_processes: bool) -> None:
 
 def worker_site() -> Starlette:
     """uvicorn's app factory in each worker process."""
-    from ..demo.main import compose
+    from ..demo.site import compose
 
     args = argparse.Namespace(**json.loads(os.environ[ARGS_ENV]))
     return compose(args).site
@@ -47,7 +47,7 @@ def serve_workers(args: argparse.Namespace, say: object) -> int:
     """Checks the store in this process, then hands the port to uvicorn's supervisor."""
     import uvicorn
 
-    from ..demo.main import compose
+    from ..demo.site import compose
 
     command = str(getattr(args, "command", None) or "serve")
     assert callable(say)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from .group_commit import GroupCommitter
+from .group_commit import Committer
 from .schema import TABLES
 from .tx import Tx
 
@@ -38,7 +38,7 @@ class Store:
     location: Location
     forward: bool
     dialect: str
-    _writer: GroupCommitter
+    _writer: Committer
 
     def __new__(cls, location: Location, *, forward: bool = False) -> Store:
         if cls is Store:

@@ -5,6 +5,8 @@ still runs in its own SAVEPOINT, so a job that raises rolls back alone and gets 
 exception, while the jobs of one batch share one COMMIT, one fsync. A job's future resolves
 only after that COMMIT returned: nothing is acknowledged that is not durable.
 
+``InlineCommitter`` runs the same rules in the calling task, for Pyodide (no threads).
+
 Batching adds no waiting: the writer takes whatever queued while the previous COMMIT ran, so an
 idle server commits each job at once and a busy one commits them by the hundred.
 """
@@ -59,51 +61,16 @@ class WriteSession:
         raise NotImplementedError
 
 
-class GroupCommitter:
-    def __init__(self, session: WriteSession, *, name: str, max_batch: int = MAX_BATCH) -> None:
-        self._session = session
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[WriteJob | None] = queue.SimpleQueue()
-        self._closed = False
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self._thread.start()
+class Committer:
+    """Runs write jobs in transactions of ``session``; subclasses decide where and when."""
+
+    _session: WriteSession
 
     def submit(self, fn: Callable[[Tx], Any]) -> Future[Any]:
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        job = WriteJob(fn)
-        self._queue.put(job)
-        return job.future
+        raise NotImplementedError
 
     def close(self) -> None:
-        """Commits what is queued, then stops the writer and closes its connection."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
-        self._session.close()
-
-    def _loop(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            jobs = [first]
-            while len(jobs) < self._max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                jobs.append(job)
-            # A caller that gave up (cancelled) before its turn needs no write.
-            live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
-            if live:
-                self._commit(live)
+        raise NotImplementedError
 
     def _commit(self, jobs: list[WriteJob]) -> None:
         for attempt in range(1, ATTEMPTS + 1):
@@ -154,3 +121,75 @@ class GroupCommitter:
                 session.execute("ROLLBACK")
             raise
         return outcomes
+
+
+class GroupCommitter(Committer):
+    def __init__(self, session: WriteSession, *, name: str, max_batch: int = MAX_BATCH) -> None:
+        self._session = session
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[WriteJob | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[Tx], Any]) -> Future[Any]:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        job = WriteJob(fn)
+        self._queue.put(job)
+        return job.future
+
+    def close(self) -> None:
+        """Commits what is queued, then stops the writer and closes its connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._session.close()
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            jobs = [first]
+            while len(jobs) < self._max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                jobs.append(job)
+            # A caller that gave up (cancelled) before its turn needs no write.
+            live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+            if live:
+                self._commit(live)
+
+
+class InlineCommitter(Committer):
+    """Commits each job at once in the calling task: for Pyodide, which has no threads.
+
+    The same savepoint, retry and one-job-alone rules as the group committer; only the
+    writer thread is missing, so ``submit`` returns a future that is already resolved.
+    """
+
+    def __init__(self, session: WriteSession) -> None:
+        self._session = session
+        self._closed = False
+
+    def submit(self, fn: Callable[[Tx], Any]) -> Future[Any]:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        job = WriteJob(fn)
+        job.future.set_running_or_notify_cancel()
+        self._commit([job])
+        return job.future
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._session.close()

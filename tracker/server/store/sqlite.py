@@ -67,6 +67,48 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def check_integrity(conn: sqlite3.Connection, label: object) -> None:
+    """``PRAGMA quick_check`` before serving (issue 10: a zeroed page was served 204s)."""
+    try:
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(
+            f"{label}: the database is corrupt ({exc}); restore it from a backup"
+        ) from None
+    if rows != [("ok",)]:
+        conn.close()
+        # quick_check's report spans lines: one line for the operator.
+        detail = " ".join(str(rows[0][0]).split()) if rows else "no answer"
+        raise StoreError(
+            f"{label}: the database is corrupt (quick_check: {detail}); restore it from a backup"
+        )
+
+
+def migrate(conn: sqlite3.Connection, label: object) -> None:
+    """Brings the schema to ``SCHEMA_VERSION`` (``label`` names the database in errors)."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > schema.SCHEMA_VERSION:
+        raise StoreError(
+            f"{label}: schema version {version} is newer than this server "
+            f"({schema.SCHEMA_VERSION}); upgrade the server"
+        )
+    while version < schema.SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version < schema.SCHEMA_VERSION:
+                for statement in schema.SQLITE_MIGRATIONS[version]:
+                    conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
 class SqliteSession(WriteSession):
     def __init__(self, conn: sqlite3.Connection, *, forward: bool) -> None:
         self.conn = conn
@@ -108,13 +150,13 @@ class SqliteStore(Store):
         try:
             create_private(path)
             conn = _connect(path)
-            self._check_integrity(conn)
+            check_integrity(conn, path)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{path}: cannot switch the database to WAL mode ({mode})")
             # FULL: a window acknowledged with 204 must survive a power cut (module doc).
             conn.execute("PRAGMA synchronous = FULL")
-            self._migrate(conn)
+            migrate(conn, path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the database ({exc})") from None
         except OSError as exc:
@@ -122,46 +164,6 @@ class SqliteStore(Store):
         self._writer = GroupCommitter(
             SqliteSession(conn, forward=forward), name=f"tracker-store-writer {path.name}"
         )
-
-    def _check_integrity(self, conn: sqlite3.Connection) -> None:
-        """``PRAGMA quick_check`` before serving (issue 10: a zeroed page was served 204s)."""
-        try:
-            rows = conn.execute("PRAGMA quick_check(1)").fetchall()
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StoreError(
-                f"{self.location}: the database is corrupt ({exc}); restore it from a backup"
-            ) from None
-        if rows != [("ok",)]:
-            conn.close()
-            # quick_check's report spans lines: one line for the operator.
-            detail = " ".join(str(rows[0][0]).split()) if rows else "no answer"
-            raise StoreError(
-                f"{self.location}: the database is corrupt (quick_check: {detail}); "
-                "restore it from a backup"
-            )
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.location}: schema version {version} is newer than this server "
-                f"({schema.SCHEMA_VERSION}); upgrade the server"
-            )
-        while version < schema.SCHEMA_VERSION:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Another process may have migrated while we waited for the lock.
-                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-                if version < schema.SCHEMA_VERSION:
-                    for statement in schema.SQLITE_MIGRATIONS[version]:
-                        conn.execute(statement)
-                    version += 1
-                    conn.execute(f"PRAGMA user_version = {version}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
 
     @property
     def schema_version(self) -> int:

@@ -3,13 +3,6 @@
   "use strict";
   const email = await demo.requireUser();
   demo.header("dashboard", email);
-  if (demo.isStatic) {
-    // No server, no Caliper events: the stand-in computes the numbers from what the tracker
-    // sent, and its inspector (below) lists the payloads themselves.
-    document.querySelector("[data-intro]").textContent =
-      "In this static preview the numbers are computed in your browser from what the tracker sent.";
-    document.querySelector('[aria-labelledby="feed-title"]').hidden = true;
-  }
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   const $ = (selector) => document.querySelector(selector);
   const esc = demo.escape;
@@ -164,9 +157,6 @@
       if (event.generated && event.generated.attempt) parts.push(`attempt ${event.generated.attempt}`);
       return `${esc(name)} · ${parts.join(" · ")}`;
     }
-    // The static build's stand-in feeds the raw payloads instead of Caliper events.
-    if (event && event.elapsedMs != null) return `${esc(event.name || event.id)} · active ${(event.elapsedMs / 1000).toFixed(1)} s`;
-    if (event && event.metrics) return `${esc(event.name || (event.activity && event.activity.name) || "")} · ${event.metrics.xpEarned} XP`;
     return esc((event && event.type) || "");
   }
   async function poll() {

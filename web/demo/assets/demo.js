@@ -93,8 +93,8 @@
     if (isStatic) {
       el.insertAdjacentHTML(
         "beforeend",
-        `<div class="static-note" role="note">Static preview: no server. The tracker runs for real;
-         what it would send is answered in the browser and shown in the inspector.</div>`,
+        `<div class="static-note" role="note">Static preview: no app server. The tracker and the
+         server's own code both run in this page; the data stays in this browser.</div>`,
       );
     }
     const out = el.querySelector("[data-sign-out]");

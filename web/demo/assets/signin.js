@@ -7,9 +7,7 @@
   const target = /^[a-z0-9][a-z0-9./_-]*(\?[^#]*)?$/i.test(next) && !next.includes("..")
     ? demo.url(next)
     : demo.url("index.html");
-  const email = await demo.currentUser().catch(() => null);
   const input = document.getElementById("email");
-  if (email) input.value = email;
   input.focus();
   const error = document.querySelector("[data-error]");
   document.querySelector("[data-signin]").addEventListener("submit", async (event) => {
@@ -31,4 +29,7 @@
       error.hidden = false;
     }
   });
+  // After the form works: the static demo's in-page server may still be loading.
+  const email = await demo.currentUser().catch(() => null);
+  if (email && !input.value) input.value = email;
 })();

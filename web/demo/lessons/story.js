@@ -122,7 +122,7 @@
 
   function showResult(current) {
     const r = current.result;
-    panel.setNote(`The ${demo.isStatic ? "server's stand-in" : "server"} called activity.record() with run ${current.runId.slice(0, 8)}…, the same runId as every heartbeat.`);
+    panel.setNote(`The server called activity.record() with run ${current.runId.slice(0, 8)}…, the same runId as every heartbeat.`);
     box.innerHTML = `${steps(story.parts.length, -1)}
       <div class="result" data-result>
         <p class="eyebrow">Story complete</p>
