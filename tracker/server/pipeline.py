@@ -196,7 +196,7 @@ class Pipeline:
         event_id = new_urn()
 
         def write(tx: Tx) -> bool:
-            check_run_owner(tx, user, body.run_id)
+            check_run_owner(tx, user, body.run_id, replay=window.replay)
             # Only the part of the span no counted window of this user covers yet can count.
             free = uncovered_ms(started, ended, tx.counted_spans(user, started, ended))
             inserted = tx.insert_time(

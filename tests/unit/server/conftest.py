@@ -53,6 +53,7 @@ BOTH_BACKENDS = {
     "test_lenient",
     "test_errors",
     "test_store_backends",
+    "test_replay",
 }
 
 
