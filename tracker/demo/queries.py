@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import AppConfig
+from ..numbers import tidy_number
 from ..server.ledger import SHOWABLE_MAX_MS, SHOWABLE_MIN_MS
 from ..server.profile import Day, profile
 from ..server.store import Tx
@@ -30,13 +31,8 @@ def _course(tx: Tx) -> str:
     return tx.json_text("e.body", "object", "course", "name")
 
 
-def _round(value: float, digits: int = 2) -> int | float:
-    rounded = round(value, digits)
-    return int(rounded) if float(rounded).is_integer() else rounded
-
-
 def _minutes(ms: float) -> int | float:
-    return _round(ms / 60_000)
+    return tidy_number(ms / 60_000, 2)
 
 
 def _local_date(epoch_ms: int, zone: ZoneInfo) -> date:
@@ -78,7 +74,7 @@ def minutes_per_day(
             {
                 "date": day.isoformat(),
                 "activeMinutes": _minutes(active.get(day, 0)),
-                "xp": _round(xp.get(day, 0)),
+                "xp": tidy_number(xp.get(day, 0), 2),
             }
         )
     return result
@@ -154,11 +150,11 @@ def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
                 "attempt": attempt,
                 "totalQuestions": total,
                 "correctQuestions": correct,
-                "score": None if score is None else _round(float(score) * 100, 1),
+                "score": None if score is None else tidy_number(float(score) * 100, 1),
                 "masteredUnits": mastered,
-                "pctComplete": None if pct is None else _round(float(pct)),
-                "xpClaimed": None if claimed is None else _round(float(claimed)),
-                "xpCredited": None if credited is None else _round(float(credited)),
+                "pctComplete": None if pct is None else tidy_number(float(pct), 2),
+                "xpClaimed": None if claimed is None else tidy_number(float(claimed), 2),
+                "xpCredited": None if credited is None else tidy_number(float(credited), 2),
                 # Issue 9: XP accepted above the run's counted minutes (xp_flag).
                 "xpFlagged": bool(policy and str(policy).endswith("+flagged")),
             }

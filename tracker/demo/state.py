@@ -10,13 +10,13 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 
+from ..ids import new_uuid
 from ..server.private_files import create_private
 
 DB_FILE = "demo.sqlite3"
@@ -100,7 +100,7 @@ class DemoState:
                 "INSERT INTO lesson_runs (user_email, lesson_id, run_id, started_at_ms,"
                 " updated_at_ms) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_email, lesson_id) DO NOTHING",
-                (email, lesson_id, str(uuid.uuid4()), now, now),
+                (email, lesson_id, new_uuid(), now, now),
             )
             self._conn.execute(
                 "UPDATE lesson_runs SET visits = visits + 1 WHERE user_email = ? AND lesson_id = ?",
