@@ -54,6 +54,7 @@ BOTH_BACKENDS = {
     "test_errors",
     "test_store_backends",
     "test_replay",
+    "test_pages",
 }
 
 
