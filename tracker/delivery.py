@@ -18,7 +18,12 @@ feeds the outcome back. The rules (time-model.md, protocol.md and the identity c
   this page; the other windows go on.
 - Identity: a window carries the tag (``X-Tracker-Subject``) of the last answer before it was
   made. A tagged window is sent only once this page learned the current tag and they match;
-  one of another owner waits, and expires after 7 days. An untagged window goes as before.
+  one of another owner waits, and expires after 7 days.
+- Untagged windows (made before this page's first answer; the embed's boot window): those of
+  this page take the first tag the page learns, then follow the rule above. One left by
+  another page (an earlier load, another tab) goes with ``X-Tracker-Replay: untagged``: the
+  server stores it only into a run that exists and is the caller's, and a 403
+  ``UNVERIFIED_REPLAY`` or ``RUN_OWNED_BY_ANOTHER_USER`` drops it (a warning, no onError).
 - Dedupe horizon: unless the server said ``X-Tracker-Dedupe: lasting``, a window that may
   have reached the server already (sent before, or left by an earlier page load) is not sent
   again once its ``endedAt`` is older than 5 minutes: the official server would count it twice.
@@ -42,6 +47,7 @@ SUBJECT_HEADER: Final = "x-tracker-subject"
 DEDUPE_HEADER: Final = "x-tracker-dedupe"
 RETRY_AFTER_HEADER: Final = "retry-after"
 RUN_OWNED_BY_ANOTHER_USER: Final = "RUN_OWNED_BY_ANOTHER_USER"
+UNVERIFIED_REPLAY: Final = "UNVERIFIED_REPLAY"
 DEDUPE_HORIZON_MS: Final = 5 * 60_000
 OWNER_WAIT_MS: Final = 7 * 24 * 3_600_000
 
@@ -60,23 +66,29 @@ class StoredWindow:
     body: str
     ended_at: int  # epoch ms, for the dedupe horizon and the owner's 7 days
     subject: str | None = None  # the identity tag it was made under
+    page: int | None = None  # the page load that made it (its timeOrigin, whole ms)
 
     def record(self) -> str:
-        data = {"url": self.url, "body": self.body, "subject": self.subject}
+        data: dict[str, object] = {"url": self.url, "body": self.body, "subject": self.subject}
+        if self.page is not None:
+            data["page"] = self.page
         return json.dumps(data, separators=(",", ":"))
 
 
 def parse_record(key: str, text: str) -> StoredWindow | None:
-    """A stored record, or ``None`` when it is unreadable. Records written before the
-    identity tag have none (replayed as before); ``endedAt`` is read from the body."""
+    """A stored record, or ``None`` when it is unreadable. Records without a tag (the boot
+    window, older releases) are untagged; ``endedAt`` is read from the body."""
     try:
         data = json.loads(text)
         url, body, subject = data["url"], data["body"], data.get("subject")
+        page = data.get("page")
         ended_at = epoch_ms_from_iso(json.loads(body)["endedAt"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+    if not isinstance(page, int) or isinstance(page, bool):
+        page = None  # of no known page: an earlier one
     if isinstance(url, str) and isinstance(body, str) and isinstance(subject, str | None):
-        return StoredWindow(key, url, body, ended_at, subject)
+        return StoredWindow(key, url, body, ended_at, subject, page)
     return None
 
 
@@ -121,12 +133,14 @@ class Store:
 @dataclass(frozen=True, slots=True)
 class Send:
     """POST ``body`` to ``url`` and feed the answer to ``reply(key, ...)``. ``stored``: check
-    that the window is still stored first (another tab may have delivered it)."""
+    that the window is still stored first (another tab may have delivered it). ``replay``:
+    an untagged window of another page, sent with ``X-Tracker-Replay: untagged``."""
 
     key: str
     url: str
     body: str
     stored: bool
+    replay: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +187,9 @@ class RememberLastingDedupe:
     """The server dedupes for ever: remember it for this API base (later page loads)."""
 
 
+# The 403s that end a replay: the run is unknown, or it is someone else's.
+REPLAY_REFUSALS: Final = frozenset({UNVERIFIED_REPLAY, RUN_OWNED_BY_ANOTHER_USER})
+
 Effect = Store | Send | Wait | Acknowledge | Forget | ReportError | Settled | RememberLastingDedupe
 
 
@@ -191,7 +208,9 @@ class _Item:
     policy: RetryPolicy | None  # None: nobody in this page waits (R1 falls back)
     waiting: bool  # someone in this page waits: onError, onFlush
     maybe_delivered: bool  # sent before, or left by an earlier page load (beacon)
+    this_page: bool = True  # made by this page load (else: an earlier load, another tab)
     reported: bool = False
+    replay: bool = False  # sent as a replay of another page's untagged window
     hold: Hold = Hold.NONE
     retries: int = 0
     not_before: int = 0
@@ -200,7 +219,8 @@ class _Item:
 class DeliveryQueue:
     """All of delivery's decisions for one page. Times are epoch ms."""
 
-    def __init__(self, *, lasting_dedupe: bool = False) -> None:
+    def __init__(self, *, lasting_dedupe: bool = False, page: int | None = None) -> None:
+        self._page = page  # this page load's id (timeOrigin): its untagged windows are its own
         self._order: list[_Item] = []
         self._in_flight: str | None = None
         self._waiting_until: int | None = None
@@ -231,7 +251,7 @@ class DeliveryQueue:
         self, key: str, url: str, body: str, *, ended_at: int, policy: RetryPolicy, now: int
     ) -> list[Effect]:
         """A window of this page, someone waits for it: store it, then deliver in order."""
-        window = StoredWindow(key, url, body, ended_at, self.subject)
+        window = StoredWindow(key, url, body, ended_at, self.subject, self._page)
         self._insert(_Item(key, url, body, window, policy, waiting=True, maybe_delivered=False))
         self._release(Hold.UNTIL_TRIGGER)  # P3: a new window sends the kept ones first
         if self._signed_out is not None:
@@ -242,7 +262,7 @@ class DeliveryQueue:
     def add_beaconed(self, key: str, url: str, body: str, *, ended_at: int) -> list[Effect]:
         """P1: a window handed to ``sendBeacon``; its fate is unknown, so it is kept and sent
         again at the next trigger (P3). Nothing is sent now: the page is going away."""
-        window = StoredWindow(key, url, body, ended_at, self.subject)
+        window = StoredWindow(key, url, body, ended_at, self.subject, self._page)
         self._remove(key)
         self._insert(_Item(key, url, body, window, None, waiting=False, maybe_delivered=True))
         return [Store(window)]
@@ -260,17 +280,21 @@ class DeliveryQueue:
         known = set(self.keys)
         for window in sorted(stored, key=lambda w: w.key):
             if window.key not in known:
-                self._insert(
-                    _Item(
-                        window.key,
-                        window.url,
-                        window.body,
-                        window,
-                        None,
-                        waiting=False,
-                        maybe_delivered=True,
-                    )
+                own = self._of_this_page(window)
+                if own and window.subject is None and self.subject is not None:
+                    window = self._tagged(window, self.subject)
+                    effects.append(Store(window))
+                item = _Item(
+                    window.key,
+                    window.url,
+                    window.body,
+                    window,
+                    None,
+                    waiting=False,
+                    maybe_delivered=True,
+                    this_page=own,
                 )
+                self._insert(item)
         self._release(Hold.UNTIL_TRIGGER)
         return effects + self._pump(now)
 
@@ -291,15 +315,24 @@ class DeliveryQueue:
     def subject_seen(self, subject: str | None, now: int) -> list[Effect]:
         """An answer named the signed-in user (``None``: nobody). A new user after a 401
         is the sign-in that 401 waited for."""
-        self._learn(subject)
-        return self._pump(now)
+        return self._learn(subject) + self._pump(now)
 
-    def _learn(self, subject: str | None) -> None:
+    def _learn(self, subject: str | None, *, retag: bool = True) -> list[Effect]:
+        """Takes the tag of an answer; this page's untagged windows are re-tagged with it
+        (stored again, so a later page sees whose they are)."""
         new_user = subject is not None and (not self._subject_known or subject != self._subject)
         if new_user and self._signed_out is not None:
             self._signed_out = None
             self._release(Hold.UNTIL_TRIGGER)  # the sign-in is the trigger
         self._subject, self._subject_known = subject, True
+        if subject is None or not retag:
+            return []
+        effects: list[Effect] = []
+        for item in self._order:
+            if item.window is not None and item.this_page and item.window.subject is None:
+                item.window = self._tagged(item.window, subject)
+                effects.append(Store(item.window))
+        return effects
 
     def tick(self, now: int) -> list[Effect]:
         return self._pump(now)
@@ -312,13 +345,15 @@ class DeliveryQueue:
         item = self._find(key)
         assert item is not None  # in flight items are never removed
         effects: list[Effect] = []
+        if reply.ok:
+            self._order.remove(item)  # delivered: not re-tagged below
         if reply.status is not None:
-            self._learn(reply.headers.get(SUBJECT_HEADER))
+            # A 401 refused the caller: its tag names nobody this page may send for.
+            effects += self._learn(reply.headers.get(SUBJECT_HEADER), retag=reply.status != 401)
         if reply.headers.get(DEDUPE_HEADER) == "lasting" and not self._lasting_dedupe:
             self._lasting_dedupe = True
             effects.append(RememberLastingDedupe())
         if reply.ok:
-            self._order.remove(item)
             effects.append(Acknowledge(key) if item.window else Settled(key, True))
             return effects + self._pump(now)
         item.maybe_delivered = True
@@ -328,6 +363,10 @@ class DeliveryQueue:
             # one refused reports it, the ones behind it only settle.
             self._signed_out = error
             effects += self._stall(item, error, report=False)
+        elif reply.status == 403 and item.replay and error.code in REPLAY_REFUSALS:
+            # Unprovable as the caller's: dropped, or it would be tried on every page load.
+            self._order.remove(item)
+            effects.append(Forget(key, f"a replay of an untagged window was refused: {error}"))
         elif reply.status == 403 and error.code == RUN_OWNED_BY_ANOTHER_USER:
             effects += self._give_up(item, error, Hold.THIS_PAGE)
         elif error.retryable:
@@ -412,7 +451,18 @@ class DeliveryQueue:
                 effects += self._give_up(other, error, Hold.UNTIL_TRIGGER, report=tell)
         return effects
 
+    def _of_this_page(self, window: StoredWindow) -> bool:
+        """A stored window this page made (the embed's boot window, before Python ran)."""
+        return self._page is not None and window.page == self._page
+
+    @staticmethod
+    def _tagged(window: StoredWindow, subject: str) -> StoredWindow:
+        return StoredWindow(
+            window.key, window.url, window.body, window.ended_at, subject, window.page
+        )
+
     def _sendable_owner(self, window: StoredWindow) -> bool:
+        # Untagged: this page's goes as its own, another page's as a replay.
         return window.subject is None or (self._subject_known and window.subject == self._subject)
 
     def _pump(self, now: int) -> list[Effect]:
@@ -445,6 +495,9 @@ class DeliveryQueue:
                 effects.append(Forget(item.key, "older than the server's 5-minute dedupe horizon"))
                 continue
             self._in_flight = item.key
-            effects.append(Send(item.key, item.url, item.body, stored=window is not None))
+            item.replay = window is not None and window.subject is None and not item.this_page
+            effects.append(
+                Send(item.key, item.url, item.body, stored=window is not None, replay=item.replay)
+            )
             return effects
         return effects

@@ -32,6 +32,7 @@ from .delivery import (
 from .errors import DeliveryError
 from .ports import Clock, Reply, Scheduler, Storage, TimerHandle, Transport
 from .retry import RetryPolicy
+from .wire import REPLAY_HEADER, REPLAY_UNTAGGED
 
 log = logging.getLogger("tracker")
 
@@ -78,7 +79,9 @@ class Outbox:
         self._storage = storage
         self._clock = clock
         self._lasting_key = LASTING_DEDUPE_PREFIX + base_url
-        self._queue = DeliveryQueue(lasting_dedupe=self._read(self._lasting_key) == "1")
+        self._queue = DeliveryQueue(
+            lasting_dedupe=self._read(self._lasting_key) == "1", page=clock.time_origin
+        )
         self._tickets: dict[str, _Ticket] = {}
         # Windows that could not be stored (storage full or disabled) still go out once.
         self._memory: dict[str, str] = {}
@@ -208,7 +211,8 @@ class Outbox:
             self._apply(self._queue.vanished(send.key, self._now()))
             return
         try:
-            reply = await self._transport.post(send.url, send.body)
+            headers = {REPLAY_HEADER: REPLAY_UNTAGGED} if send.replay else None
+            reply = await self._transport.post(send.url, send.body, headers)
         except Exception as exc:  # a transport must not raise; if it does, it is no answer
             reply = Reply(None, str(exc))
         self._apply(self._queue.reply(send.key, reply, self._now()))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from .activity import Activity, ActivityPorts
 from .config import AppConfig
 from .errors import ActivityAlreadyRunningError
+from .ids import new_uuid
 from .models import StartParams
 from .outbox import Outbox
 from .ports import Clock, PageEvents, Scheduler, Storage, Transport
@@ -75,7 +75,7 @@ class Tracker:
             parsed = validate(StartParams, {**dict(params or {}), **kwargs})
         if self.config is not None:
             self.config.find_course(parsed.course)  # raises UnknownCourseError
-        run_id = parsed.run_id or str(uuid.uuid4())
+        run_id = parsed.run_id or new_uuid()
         started = self.clock.now() if called_at is None else min(called_at, self.clock.now())
         ports = ActivityPorts(
             clock=self.clock,

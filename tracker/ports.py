@@ -53,8 +53,9 @@ REPLY_HEADERS = ("x-tracker-subject", "x-tracker-dedupe", "retry-after")
 
 
 class Transport(Protocol):
-    async def post(self, url: str, body: str) -> Reply:
-        """POST a JSON body with the page's credentials; never raises for HTTP or network errors."""
+    async def post(self, url: str, body: str, headers: Mapping[str, str] | None = None) -> Reply:
+        """POST a JSON body with the page's credentials and any extra ``headers``; never
+        raises for HTTP or network errors."""
         ...
 
     def beacon(self, url: str, body: str) -> bool:

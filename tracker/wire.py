@@ -39,6 +39,10 @@ HEARTBEAT_PATH = "/activity/heartbeat"
 SUBMIT_PATH = "/activity/submit"
 VERIFY_PATH = "/user/verify"
 ME_PATH = "/user/me"
+# A kept window of another page that carries no identity tag (made before that page's first
+# answer) is sent with this header: the server stores it only into a run of the caller's.
+REPLAY_HEADER = "X-Tracker-Replay"
+REPLAY_UNTAGGED = "untagged"
 
 WireCount = Annotated[int, Strict(), Field(ge=0, le=MAX_SAFE_INTEGER)]
 IsoTime = Annotated[str, Field(max_length=40)]

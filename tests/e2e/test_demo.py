@@ -428,3 +428,43 @@ def test_the_story_stops_counting_when_a_visit_is_saved(
     assert int(page.evaluate("lesson.activity.totalActiveMs")) == counted
     assert page.evaluate("timeback.activity.current") is None
     assert errors(console) == []
+
+
+def test_the_dashboard_follows_the_gradebook_pages_to_the_last(
+    page: Page, demo_site: DemoProcess, email: str, console: list[tuple[str, str]]
+) -> None:
+    """More completions than one page (50) holds: the dashboard shows them all."""
+    base = demo_site.url
+    sign_in(page, base, email)
+    statuses = page.evaluate(
+        """async (count) => {
+            const statuses = [];
+            const now = Date.now();
+            for (let i = 0; i < count; i += 1) {
+                const body = {
+                    id: "fractions-with-like-denominators",
+                    name: "Fractions with Like Denominators",
+                    course: { subject: "Math", grade: 3 },
+                    runId: crypto.randomUUID(),
+                    endedAt: new Date(now - 60_000 + i).toISOString(),
+                    metrics: { xpEarned: 0, totalQuestions: 5, correctQuestions: i % 6 },
+                };
+                const answer = await fetch("api/timeback/activity/submit", {
+                    method: "POST",
+                    headers: { "Content-Type": "application/json" },
+                    body: JSON.stringify(body),
+                });
+                statuses.push(answer.status);
+            }
+            return statuses;
+        }""",
+        55,
+    )
+    assert statuses == [204] * 55
+    first = page.evaluate("demo.api('demo/api/dashboard?tz=UTC')")
+    assert len(first["gradebook"]) == 50 and first["gradebookNextCursor"]
+    data = dashboard(page, base)
+    attempts = [g["attempt"] for g in data["gradebook"] if g["kind"] == "activity"]
+    assert attempts == list(range(55, 0, -1))
+    expect(page.locator(f'[data-gradebook] tr[data-activity="{FRACTIONS}"]')).to_have_count(55)
+    assert errors(console) == []

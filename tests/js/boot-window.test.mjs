@@ -28,6 +28,8 @@ test("wire §1: the heartbeat body Python sends, in its key order, times from ti
   );
   // outbox.window_key: the same identity (runId + startedAt) as the server's dedupe.
   assert.equal(request.key, `timeback.window.2026-01-27T10:00:01.200Z.${PARAMS.runId}`);
+  // delivery.StoredWindow.page: this page load's id, so its own queue knows the copy is its.
+  assert.equal(request.page, ORIGIN);
 });
 
 function fakes({ beacon = true, storageFails = false } = {}) {
@@ -69,7 +71,12 @@ function fakes({ beacon = true, storageFails = false } = {}) {
   return { calls, stored, ports, answer: (response) => answer(response) };
 }
 
-const REQUEST = { url: "/api/timeback/activity/heartbeat", key: "timeback.window.k", body: "{}" };
+const REQUEST = {
+  url: "/api/timeback/activity/heartbeat",
+  key: "timeback.window.k",
+  body: "{}",
+  page: ORIGIN,
+};
 
 test("P3: stored first, as Outbox.store keeps it, then handed to sendBeacon as JSON (P1)", () => {
   const { calls, stored, ports } = fakes();
@@ -78,7 +85,12 @@ test("P3: stored first, as Outbox.store keeps it, then handed to sendBeacon as J
     ["setItem", REQUEST.key],
     ["sendBeacon", REQUEST.url, "application/json", "{}"],
   ]);
-  assert.deepEqual(JSON.parse(stored.get(REQUEST.key)), { url: REQUEST.url, body: "{}" });
+  // No user tag: nobody answered yet. The page id tells its own queue from a later page's.
+  assert.deepEqual(JSON.parse(stored.get(REQUEST.key)), {
+    url: REQUEST.url,
+    body: "{}",
+    page: ORIGIN,
+  });
 });
 
 test("P1: a refused beacon goes by fetch keepalive; a 2xx answer forgets the window", async () => {

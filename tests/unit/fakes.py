@@ -6,7 +6,7 @@ import asyncio
 import heapq
 import itertools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -89,6 +89,7 @@ class Sent:
     body: str
     via: str  # "fetch", "beacon", "keepalive"
     at: int
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> Any:
@@ -114,6 +115,8 @@ class FakeServer:
         # Like this project's server: its dedupe never forgets (contract item 4).
         self.lasting_dedupe = True
         self.subject: str | None = None  # the X-Tracker-Subject of every answer
+        # When set: the 403 code answering every replayed window (X-Tracker-Replay).
+        self.refuse_replays: str | None = None
 
     def _headers(self, url: str) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -139,8 +142,8 @@ class FakeServer:
         self.completions.append(data)
         return Reply(204)
 
-    async def post(self, url: str, body: str) -> Reply:
-        self.requests.append(Sent(url, body, "fetch", self._clock.now()))
+    async def post(self, url: str, body: str, headers: Mapping[str, str] | None = None) -> Reply:
+        self.requests.append(Sent(url, body, "fetch", self._clock.now(), dict(headers or {})))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -148,6 +151,9 @@ class FakeServer:
                 await self.hold.wait()
             if self.down:
                 return Reply(None, "connection refused")
+            if self.refuse_replays and headers and "X-Tracker-Replay" in headers:
+                refusal = json.dumps({"error": {"code": self.refuse_replays, "message": "no"}})
+                return Reply(403, refusal, self._headers(url))
             failures = self.fail_submits if url.endswith("/submit") else []
             if self.fail_next or failures:
                 status = (failures or self.fail_next).pop(0)
@@ -247,8 +253,9 @@ class Env:
         storage: FakeStorage | None = None,
         start_at: int = 1000,
         knows_server: bool = True,
+        time_origin: int = ORIGIN,
     ) -> None:
-        self.clock = FakeClock(start_at)
+        self.clock = FakeClock(start_at, time_origin)
         self.scheduler = FakeScheduler(self.clock)
         self.server = FakeServer(self.clock)
         self.storage = storage or FakeStorage()
@@ -315,12 +322,15 @@ class Env:
         """A new page load of the same origin: same storage and server, fresh everything else."""
         # The storage says what the earlier load learned about the server.
         other = Env(
-            storage=self.storage, start_at=0, config=self.tracker.config, knows_server=False
+            storage=self.storage,
+            start_at=0,
+            config=self.tracker.config,
+            knows_server=False,
+            time_origin=self.clock.time_origin + self.now + 500,  # also the new page's id
         )
         other.server = self.server
         other.server._clock = other.clock
         other.tracker.outbox._transport = other.server
-        other.clock._origin = self.clock.time_origin + self.now + 500
         return other
 
 

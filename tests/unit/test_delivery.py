@@ -307,6 +307,98 @@ def test_a_window_of_another_owner_expires_after_seven_days() -> None:
     assert kinds(out) == ["Forget"] and q.keys == []
 
 
+# -- untagged windows: re-tagged in their own page, replayed from another (issue 10) ------------
+
+PAGE = T0 - 60_000  # this page load's id (its timeOrigin)
+EARLIER_PAGE = T0 - 3_600_000
+
+
+def own_page(n: int, subject: str | None = None, page: int | None = PAGE) -> StoredWindow:
+    return StoredWindow(key(n), URL, body(), T0, subject, page)
+
+
+def test_this_pages_untagged_windows_take_the_tag_of_its_first_answer() -> None:
+    q = DeliveryQueue(page=PAGE)
+    add(q, 1)
+    q.add_beaconed(key(2), URL, body(), ended_at=T0)  # made before any answer: untagged
+    assert q.reply(key(1), Reply(204, "", {"x-tracker-subject": "aa11"}), T0) == [
+        Store(own_page(2, subject="aa11")),  # stored again with the tag: a later page sees it
+        Acknowledge(key(1)),
+        Send(key(2), URL, body(), stored=True),
+    ]
+
+
+def test_this_pages_boot_window_goes_as_its_own_and_takes_the_first_tag() -> None:
+    """The embed stored it before Python ran (same timeOrigin): not a replay."""
+    q = DeliveryQueue(page=PAGE)
+    assert q.load([own_page(1)], T0) == [Send(key(1), URL, body(), stored=True)]
+    assert q.reply(key(1), DOWN, T0) == []
+    assert q.subject_seen("aa11", T0)[0] == Store(own_page(1, subject="aa11"))
+    # Found after the tag is known: tagged at once.
+    q2 = DeliveryQueue(page=PAGE)
+    q2.subject_seen("aa11", T0)
+    assert q2.load([own_page(1)], T0) == [
+        Store(own_page(1, subject="aa11")),
+        Send(key(1), URL, body(), stored=True),
+    ]
+
+
+def test_a_401_tag_does_not_tag_this_pages_windows() -> None:
+    q = DeliveryQueue(page=PAGE)
+    add(q, 1)
+    out = q.reply(key(1), error_reply(401, headers={"x-tracker-subject": "aa11"}), T0)
+    assert not [e for e in out if isinstance(e, Store)]
+
+
+@pytest.mark.parametrize("page", [EARLIER_PAGE, None])
+def test_an_untagged_window_of_another_page_goes_as_a_replay(page: int | None) -> None:
+    q = DeliveryQueue(page=PAGE)
+    q.subject_seen("bb22", T0)  # whoever is signed in now: the tag does not make it theirs
+    out = q.load([own_page(1, page=page)], T0)
+    assert out == [Send(key(1), URL, body(), stored=True, replay=True)]
+    assert q.reply(key(1), OK, T0) == [Acknowledge(key(1))]  # the server proved the run ours
+
+
+@pytest.mark.parametrize("code", ["UNVERIFIED_REPLAY", "RUN_OWNED_BY_ANOTHER_USER"])
+def test_a_refused_replay_is_dropped_without_on_error_and_the_rest_goes_on(code: str) -> None:
+    q = DeliveryQueue(page=PAGE)
+    q.load([own_page(1, page=EARLIER_PAGE)], T0)
+    add(q, 2)
+    failure = error_reply(403, code, headers={"x-tracker-subject": "bb22"})
+    assert q.reply(key(1), failure, T0) == [
+        Store(own_page(2, subject="bb22")),  # this page's window: the answer says whose
+        Forget(key(1), f"a replay of an untagged window was refused: {delivery_error(failure)}"),
+        Send(key(2), URL, body(), stored=True),
+    ]
+    assert q.keys == [key(2)]
+
+
+def test_a_replay_refused_otherwise_follows_the_usual_rules() -> None:
+    q = DeliveryQueue(page=PAGE)
+    q.load([own_page(1, page=EARLIER_PAGE)], T0)
+    assert kinds(q.reply(key(1), error_reply(403, "FORBIDDEN_ORIGIN"), T0)) == ["Forget"]
+    q.load([own_page(2, page=EARLIER_PAGE)], T0)
+    assert q.reply(key(2), DOWN, T0) == [] and q.keys == [key(2)]  # kept for the next trigger
+
+
+def test_a_tagged_window_refused_as_anothers_is_kept_not_dropped() -> None:
+    q = DeliveryQueue(page=PAGE)
+    q.subject_seen("aa11", T0)
+    q.load([own_page(1, subject="aa11", page=EARLIER_PAGE)], T0)
+    out = q.reply(key(1), error_reply(403, "RUN_OWNED_BY_ANOTHER_USER"), T0)
+    assert kinds(out) == [] and q.keys == [key(1)]
+
+
+def test_the_page_id_is_stored_and_read_back() -> None:
+    window = own_page(1, subject="aa11")
+    assert parse_record(window.key, window.record()) == window
+    boot_record = json.dumps({"url": URL, "body": body(), "page": PAGE})  # the embed's form
+    assert parse_record(key(1), boot_record) == own_page(1)
+    assert parse_record(key(1), json.dumps({"url": URL, "body": body(), "page": True})) == (
+        own_page(1, page=None)
+    )
+
+
 # -- lasting dedupe and the 5-minute horizon (contract item 4) --------------------------------
 
 
@@ -458,7 +550,12 @@ def test_exact_effects_of_401_and_of_a_window_made_while_signed_out() -> None:
     ]
     assert add(q, 2) == [Store(stored(2)), Settled(key(2), False, error)]
     assert q.subject_seen(None, T0) == []  # still nobody signed in
-    assert q.subject_seen("aa11", T0) == [Send(key(1), URL, body(), stored=True)]
+    # The sign-in tags this page's untagged windows (stored again), then sends them.
+    assert q.subject_seen("aa11", T0) == [
+        Store(stored(1, subject="aa11")),
+        Store(stored(2, subject="aa11")),
+        Send(key(1), URL, body(), stored=True),
+    ]
 
 
 def test_exact_effects_of_403_owned_by_another_user() -> None:
@@ -512,7 +609,10 @@ def test_a_tagged_window_goes_once_its_owner_is_seen_even_after_a_stall_behind_i
     q.load([stored(1, subject="aa11")], T0)  # waits: the tag is not known yet
     add(q, 2)
     q.reply(key(2), DOWN, T0)  # the stall holds the windows after the one that failed
-    assert q.subject_seen("aa11", T0) == [Send(key(1), URL, body(), stored=True)]
+    assert q.subject_seen("aa11", T0) == [
+        Store(stored(2, subject="aa11")),  # this page's untagged window takes the tag
+        Send(key(1), URL, body(), stored=True),
+    ]
 
 
 def test_load_keeps_requests_and_the_window_in_flight() -> None:
@@ -532,8 +632,8 @@ def test_load_is_a_trigger_for_windows_held_after_a_stall() -> None:
 
 def test_load_adds_kept_windows_as_they_were_stored() -> None:
     q = DeliveryQueue()
-    window = stored(1, subject=None)
-    assert q.load([window], T0) == [Send(key(1), URL, body(), stored=True)]
+    window = stored(1, subject=None)  # untagged, of an earlier page: a replay
+    assert q.load([window], T0) == [Send(key(1), URL, body(), stored=True, replay=True)]
     assert q.reply(key(1), DOWN, T0) == []  # nobody in this page waits: no onError
 
 
@@ -608,10 +708,13 @@ def test_only_a_new_user_ends_the_wait_of_a_401() -> None:
     q = DeliveryQueue()
     add(q, 1)
     q.reply(key(1), error_reply(401, headers={"x-tracker-subject": "aa11"}), T0)
-    assert q.subject_seen("aa11", T0) == []  # the same user as the refused answer
+    # The same user as the refused answer: no send. The window, made before any answer,
+    # takes the first tag this page learns outside a 401.
+    assert q.subject_seen("aa11", T0) == [Store(stored(1, subject="aa11"))]
     assert q.subject_seen(None, T0) == []
-    # A sign-in is a trigger: the window (made before any answer, untagged) goes at once.
-    assert q.subject_seen("bb22", T0) == [Send(key(1), URL, body(), stored=True)]
+    # A sign-in is a trigger: the wait is over, but window 1 waits for its owner.
+    assert q.subject_seen("bb22", T0) == []
+    assert sends(add(q, 2)) == [key(2)] and q.keys == [key(1), key(2)]
 
 
 def test_an_answer_that_names_a_new_user_ends_the_wait_of_a_401() -> None:
@@ -622,6 +725,7 @@ def test_an_answer_that_names_a_new_user_ends_the_wait_of_a_401() -> None:
     q.add_request("request.0", "/s", "{}", policy=RetryPolicy(), now=T0)
     signed_in = Reply(204, "", {"x-tracker-subject": "aa11"})
     assert q.reply("request.0", signed_in, T0) == [
+        Store(stored(1, subject="aa11")),  # this page's untagged window takes the tag
         Settled("request.0", True),
         Send(key(1), URL, body(), stored=True),
     ]

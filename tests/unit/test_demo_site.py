@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,14 @@ def _answers(upto: int) -> dict[str, int]:
 
 async def test_signed_out_the_demo_routes_answer_401(http: httpx.AsyncClient) -> None:
     assert (await http.get("/demo/api/session")).json() == {"email": None}
-    for path in ("/demo/api/dashboard", "/demo/api/runs", RUN, "/demo/api/events"):
+    for path in (
+        "/demo/api/dashboard",
+        "/demo/api/runs",
+        RUN,
+        "/demo/api/events",
+        "/demo/api/gradebook",
+        "/demo/api/activities",
+    ):
         assert (await http.get(path)).status_code == 401, path
 
 
@@ -120,3 +128,47 @@ async def test_bad_requests_name_what_is_wrong(http: httpx.AsyncClient) -> None:
     bad_step = await http.put(RUN, json={"step": "two", "answers": {}})
     assert bad_step.status_code == 400
     assert (await http.get("/demo/api/events", params={"after": "x"})).status_code == 400
+    for route in ("gradebook", "activities"):
+        for params in ({"cursor": "nope"}, {"limit": "0"}, {"limit": "201"}):
+            answer = await http.get(f"/demo/api/{route}", params=params)
+            assert answer.status_code == 400, (route, params)
+            assert answer.json()["error"]["details"]["field"] == next(iter(params))
+
+
+async def test_the_dashboard_lists_come_in_pages_that_the_list_routes_continue(
+    http: httpx.AsyncClient,
+) -> None:
+    await _sign_in(http)
+    now = int(time.time() * 1000)
+    for index in range(5):
+        body = {
+            "id": f"lesson-{index}",
+            "name": f"Lesson {index}",
+            "course": {"code": "READ-4"},
+            "runId": str(uuid.uuid4()),
+            "endedAt": iso_from_epoch_ms(now - 60_000 + index),
+            "metrics": {"xpEarned": 1},
+        }
+        window = {
+            **{k: body[k] for k in ("id", "name", "course", "runId")},
+            "startedAt": iso_from_epoch_ms(now - 300_000 + index * 20_000),
+            "endedAt": iso_from_epoch_ms(now - 300_000 + index * 20_000 + 15_000),
+            "elapsedMs": 1000 * (index + 1),
+            "pausedMs": 14_000 - 1000 * index,
+        }
+        assert (await http.post("/api/timeback/activity/heartbeat", json=window)).status_code == 204
+        assert (await http.post("/api/timeback/activity/submit", json=body)).status_code == 204
+    board = (await http.get("/demo/api/dashboard")).json()
+    assert len(board["gradebook"]) == 5 and board["gradebookNextCursor"] is None
+    assert len(board["activities"]) == 5 and board["activitiesNextCursor"] is None
+    for route, field in (("gradebook", "gradebook"), ("activities", "activities")):
+        seen: list[Any] = []
+        params: dict[str, Any] = {"limit": 2}
+        while True:
+            page = (await http.get(f"/demo/api/{route}", params=params)).json()
+            assert len(page[field]) <= 2
+            seen += page[field]
+            if page["nextCursor"] is None:
+                break
+            params = {"limit": 2, "cursor": page["nextCursor"]}
+        assert seen == board[field], route

@@ -3,6 +3,7 @@ None of it may lose a window for the page or break tracking (P3, R2)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from tracker.delivery import KEY_PREFIX
@@ -46,7 +47,7 @@ async def test_transport_that_raises_counts_as_no_answer() -> None:
     errors: list[Any] = []
     env.tracker.start({**BASE_PARAMS, "onError": lambda e, c: errors.append(e)})
 
-    async def broken(url: str, body: str) -> Reply:
+    async def broken(url: str, body: str, headers: Mapping[str, str] | None = None) -> Reply:
         raise RuntimeError("fetch is not a function")
 
     env.server.post = broken  # type: ignore[method-assign]
@@ -103,6 +104,8 @@ async def test_401_keeps_the_window_reports_once_and_a_sign_in_sends_it() -> Non
     await env.advance(30_000)  # two windows: the first refused, the second held back
     assert [e.status for e in errors] == [401]
     assert len(env.storage.windows) == 2 and env.server.heartbeats == []
+    # The sign-in: from now on every answer names the user, as our server's do.
+    env.server.subject = "a1b2c3d4e5f60718"
     env.tracker.outbox.subject_seen("a1b2c3d4e5f60718")
     await env.settle()
     assert len(env.server.heartbeats) == 2 and env.storage.windows == {}
@@ -129,3 +132,37 @@ async def test_without_lasting_dedupe_a_window_kept_past_the_horizon_is_dropped(
     env.server.down = False
     await later.tracker.resend_stored()
     assert later.storage.windows == {} and env.server.heartbeats == []
+
+
+async def test_an_earlier_pages_untagged_window_is_replayed_and_a_refusal_drops_it(
+    caplog: Any,
+) -> None:
+    """Issue 10: a window kept before its page's first answer names nobody. The next page
+    sends it marked as a replay; refused, it is dropped with one warning and no onError."""
+    env = Env()
+    env.server.down = True
+    env.tracker.start(BASE_PARAMS)
+    await env.advance(15_000)  # never answered: kept untagged
+    assert len(env.storage.windows) == 1
+    later = env.reload()
+    env.server.down = False
+    env.server.subject = "bb22bb22bb22bb22"  # someone else signed in on this computer
+    env.server.refuse_replays = "UNVERIFIED_REPLAY"
+    errors: list[Any] = []
+    later.tracker.start({**BASE_PARAMS, "onError": lambda e, c: errors.append(e)})
+    caplog.set_level("WARNING", logger="tracker")
+    caplog.clear()  # the first page's own warnings
+    await later.tracker.resend_stored()
+    replays = [r for r in env.server.requests if r.headers.get("X-Tracker-Replay") == "untagged"]
+    assert len(replays) == 1 and env.server.heartbeats == []
+    assert later.storage.windows == {} and errors == []
+    (warning,) = caplog.records  # one warning, and no onError
+    assert "replay of an untagged window was refused" in warning.getMessage()
+
+
+async def test_a_window_of_this_page_is_never_sent_as_a_replay() -> None:
+    env = Env()
+    env.tracker.start(BASE_PARAMS)
+    await env.advance(30_000)
+    assert len(env.server.heartbeats) == 2
+    assert all(not r.headers for r in env.server.requests)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import js
@@ -28,11 +28,17 @@ def _exit_type(url: str) -> str:
     return _TEXT if _cross_origin(url) else _JSON
 
 
-def _options(body: str, *, keepalive: bool = False, content_type: str = _JSON) -> Any:
+def _options(
+    body: str,
+    *,
+    keepalive: bool = False,
+    content_type: str = _JSON,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
     options: dict[str, Any] = {
         "method": "POST",
         "body": body,
-        "headers": {"Content-Type": content_type},
+        "headers": {"Content-Type": content_type, **(headers or {})},
         # The server finds the student from the session cookie (wire §1, Identity), also
         # when the API is on another origin than the lesson (CORS with credentials).
         "credentials": "include",
@@ -54,9 +60,9 @@ class FetchTransport:
     def __init__(self) -> None:
         self._pending: set[asyncio.Future[None]] = set()
 
-    async def post(self, url: str, body: str) -> Reply:
+    async def post(self, url: str, body: str, headers: Mapping[str, str] | None = None) -> Reply:
         try:
-            response = await js.fetch(url, _options(body))
+            response = await js.fetch(url, _options(body, headers=headers))
             text = await response.text()
         except JsException as exc:  # network error, server down, CORS: no answer at all
             return Reply(None, str(exc))

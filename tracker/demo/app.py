@@ -2,7 +2,10 @@
 
     GET  /demo/api/session                     {"email": ... | null}
     GET  /demo/api/dashboard?tz=Area/City      XP, minutes per day and activity, gradebook,
-                                               course progress (of the signed-in user)
+                                               course progress (of the signed-in user); the
+                                               first page of each list and its nextCursor
+    GET  /demo/api/gradebook?cursor=C&limit=N  a page of the gradebook, newest first
+    GET  /demo/api/activities?cursor=C&limit=N a page of minutes per activity, most first
     GET  /demo/api/events?after=SEQ&limit=N    the user's Caliper events after SEQ
     GET  /demo/api/runs                        the user's stateful runs (no visit counted)
     GET  /demo/api/lessons/{id}/run            a stateful lesson's run to resume (counts a visit)
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,7 +50,16 @@ from ..server.pipeline import now_ms
 from ..server.server import TimebackServer
 from ..server.static import BundleFiles
 from .catalogue import Catalogue, DemoError, Lesson
-from .queries import dashboard, events_after, gradebook
+from .pages import DEFAULT_LIMIT, MAX_LIMIT, Key, decode_cursor
+from .queries import (
+    ACTIVITIES_KEY,
+    GRADEBOOK_KEY,
+    dashboard,
+    events_after,
+    gradebook,
+    mastered_before,
+    minutes_per_activity,
+)
 from .state import DemoState, LessonRun
 
 log = logging.getLogger("tracker.demo")
@@ -105,6 +118,8 @@ class DemoSite:
             routes=[
                 Route(f"{api}/session", self.session, methods=["GET"]),
                 Route(f"{api}/dashboard", self.dashboard, methods=["GET"]),
+                Route(f"{api}/gradebook", self.gradebook, methods=["GET"]),
+                Route(f"{api}/activities", self.activities, methods=["GET"]),
                 Route(f"{api}/events", self.events, methods=["GET"]),
                 Route(f"{api}/runs", self.runs, methods=["GET"]),
                 Route(RUN_PATH, self.run, methods=["GET", "PUT"]),
@@ -194,6 +209,21 @@ class DemoSite:
         ]
         return json_response(200, data, NO_STORE)
 
+    async def gradebook(self, request: Request) -> Response:
+        return await self._page(request, GRADEBOOK_KEY, gradebook)
+
+    async def activities(self, request: Request) -> Response:
+        return await self._page(request, ACTIVITIES_KEY, minutes_per_activity)
+
+    async def _page(
+        self, request: Request, shape: tuple[type, ...], read: Callable[..., dict[str, Any]]
+    ) -> Response:
+        """One page of a list (``read(tx, email, after=, limit=)``): docs/api.md."""
+        email = await self._email(request)
+        after, limit = _page_params(request, shape)
+        data = await self.server.store.aread(lambda tx: read(tx, email, after=after, limit=limit))
+        return json_response(200, data, NO_STORE)
+
     async def events(self, request: Request) -> Response:
         email = await self._email(request)
         after = _int_param(request, "after", 0, 0, 2**53)
@@ -259,14 +289,8 @@ class DemoSite:
         xp = xp_for(active_ms, correct, total)
         masters = bool(total) and correct / total >= MASTERY
         # masteredUnits is an increment: a story mastered in an earlier run is not again.
-        entries = await server.store.aread(lambda tx: gradebook(tx, email))
-        mastered_before = any(
-            e["kind"] == "activity"
-            and (e["activityUrl"] or "").endswith(f"/{lesson.id}")
-            and (e["masteredUnits"] or 0) > 0
-            for e in entries
-        )
-        mastered = 1 if masters and not mastered_before else 0
+        before = await server.store.aread(lambda tx: mastered_before(tx, email, lesson.id))
+        mastered = 1 if masters and not before else 0
         result = await server.activity.record(
             {
                 "user": {"email": email},
@@ -307,6 +331,14 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         raise invalid("tz", "is not an IANA time zone, e.g. Europe/Berlin") from None
+
+
+def _page_params(request: Request, shape: tuple[type, ...]) -> tuple[Key | None, int]:
+    """``cursor`` (from the last page's nextCursor) and ``limit`` of a list route."""
+    limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    cursor = request.query_params.get("cursor")
+    # A bad cursor raises TrackerValidationError: 400 INVALID_PAYLOAD naming "cursor".
+    return (decode_cursor(cursor, shape) if cursor else None), limit
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:

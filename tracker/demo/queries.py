@@ -13,13 +13,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import AppConfig
+from ..numbers import tidy_number
 from ..server.ledger import SHOWABLE_MAX_MS, SHOWABLE_MIN_MS
 from ..server.profile import Day, profile
 from ..server.store import Tx
 from ..timefmt import iso_from_epoch_ms
+from .pages import DEFAULT_LIMIT, Key, page_of
 
-# The newest gradebook entries the dashboard shows (issue 10: bounded reads).
-GRADEBOOK_LIMIT = 200
+# The sort keys behind the cursors of the two lists (pages.py).
+GRADEBOOK_KEY = (int, int)  # recorded_at_ms, id: newest first
+ACTIVITIES_KEY = (int, str)  # counted ms, activity URL: most time first
 
 
 def _name(tx: Tx) -> str:
@@ -30,13 +33,16 @@ def _course(tx: Tx) -> str:
     return tx.json_text("e.body", "object", "course", "name")
 
 
-def _round(value: float, digits: int = 2) -> int | float:
-    rounded = round(value, digits)
-    return int(rounded) if float(rounded).is_integer() else rounded
-
-
 def _minutes(ms: float) -> int | float:
-    return _round(ms / 60_000)
+    return tidy_number(ms / 60_000, 2)
+
+
+def _keyset(after: Key | None, condition: str) -> tuple[str, tuple[int | str, ...]]:
+    """The condition that starts a page after the cursor key ``after`` (its parameters: the
+    first value twice, then the second), or nothing for the first page."""
+    if after is None:
+        return "", ()
+    return condition, (after[0], after[0], after[1])
 
 
 def _local_date(epoch_ms: int, zone: ZoneInfo) -> date:
@@ -78,25 +84,31 @@ def minutes_per_day(
             {
                 "date": day.isoformat(),
                 "activeMinutes": _minutes(active.get(day, 0)),
-                "xp": _round(xp.get(day, 0)),
+                "xp": tidy_number(xp.get(day, 0), 2),
             }
         )
     return result
 
 
-def minutes_per_activity(tx: Tx, email: str) -> list[dict[str, Any]]:
-    """All-time active minutes per activity, most first; the name comes from its events."""
+def minutes_per_activity(
+    tx: Tx, email: str, *, after: Key | None = None, limit: int = DEFAULT_LIMIT
+) -> dict[str, Any]:
+    """All-time active minutes per activity, most first, a page of ``limit`` after the
+    cursor key ``after``; the name comes from its events."""
     # Totals come from the covering index alone; the name is read from one event per
     # activity, not joined to every window (a 200k-window user, issue 10).
+    where, params = _keyset(after, " WHERE a.ms < ? OR (a.ms = ? AND a.activity_url > ?)")
     rows = tx.all(
         f"SELECT a.activity_url, a.ms, {_name(tx)}, {_course(tx)}, a.runs, a.windows FROM"
         " (SELECT activity_url, SUM(counted_ms) AS ms, COUNT(DISTINCT run_id) AS runs,"
         " COUNT(*) AS windows, MAX(event_id) AS event_id FROM time_ledger"
         " WHERE user_email = ? GROUP BY activity_url) a"
-        " LEFT JOIN events e ON e.id = a.event_id ORDER BY a.ms DESC",
-        (email,),
+        f" LEFT JOIN events e ON e.id = a.event_id{where}"
+        " ORDER BY a.ms DESC, a.activity_url LIMIT ?",
+        (email, *params, limit + 1),
     )
-    return [
+    shown, cursor = page_of(rows, limit, lambda row: (int(row[1]), str(row[0])))
+    activities = [
         {
             "activityUrl": str(url),
             "name": str(name or url.rsplit("/", 1)[-1]),
@@ -106,21 +118,29 @@ def minutes_per_activity(tx: Tx, email: str) -> list[dict[str, Any]]:
             "runs": int(runs),
             "windows": int(windows),
         }
-        for url, ms, name, course, runs, windows in rows
+        for url, ms, name, course, runs, windows in shown
     ]
+    return {"activities": activities, "nextCursor": cursor}
 
 
-def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
-    """Completions (newest first) with score and XP, and course-completion entries."""
+def gradebook(
+    tx: Tx, email: str, *, after: Key | None = None, limit: int = DEFAULT_LIMIT
+) -> dict[str, Any]:
+    """Completions (newest first) with score and XP, and course-completion entries: a page
+    of ``limit`` after the cursor key ``after``."""
+    where, params = _keyset(
+        after, " AND (g.recorded_at_ms < ? OR (g.recorded_at_ms = ? AND g.id < ?))"
+    )
     rows = tx.all(
         f"SELECT g.kind, g.course_key, g.activity_url, g.run_id, g.ended_at_ms, g.attempt,"
         f" g.total_questions, g.correct_questions, g.score, g.mastered_units, g.pct_complete,"
-        f" g.recorded_at_ms, {_name(tx)}, {_course(tx)}, x.claimed, x.credited, x.policy"
+        f" g.recorded_at_ms, {_name(tx)}, {_course(tx)}, x.claimed, x.credited, x.policy, g.id"
         " FROM gradebook g LEFT JOIN events e ON e.id = g.event_id"
         " LEFT JOIN xp_ledger x ON x.event_id = g.event_id AND g.kind = 'activity'"
-        " WHERE g.user_email = ? ORDER BY g.recorded_at_ms DESC, g.id DESC LIMIT ?",
-        (email, GRADEBOOK_LIMIT),
+        f" WHERE g.user_email = ?{where} ORDER BY g.recorded_at_ms DESC, g.id DESC LIMIT ?",
+        (email, *params, limit + 1),
     )
+    shown, cursor = page_of(rows, limit, lambda row: (int(row[11]), int(row[17])))
     entries = []
     for (
         kind,
@@ -140,7 +160,8 @@ def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
         claimed,
         credited,
         policy,
-    ) in rows:
+        _id,
+    ) in shown:
         entries.append(
             {
                 "kind": kind,
@@ -154,16 +175,27 @@ def gradebook(tx: Tx, email: str) -> list[dict[str, Any]]:
                 "attempt": attempt,
                 "totalQuestions": total,
                 "correctQuestions": correct,
-                "score": None if score is None else _round(float(score) * 100, 1),
+                "score": None if score is None else tidy_number(float(score) * 100, 1),
                 "masteredUnits": mastered,
-                "pctComplete": None if pct is None else _round(float(pct)),
-                "xpClaimed": None if claimed is None else _round(float(claimed)),
-                "xpCredited": None if credited is None else _round(float(credited)),
+                "pctComplete": None if pct is None else tidy_number(float(pct), 2),
+                "xpClaimed": None if claimed is None else tidy_number(float(claimed), 2),
+                "xpCredited": None if credited is None else tidy_number(float(credited), 2),
                 # Issue 9: XP accepted above the run's counted minutes (xp_flag).
                 "xpFlagged": bool(policy and str(policy).endswith("+flagged")),
             }
         )
-    return entries
+    return {"gradebook": entries, "nextCursor": cursor}
+
+
+def mastered_before(tx: Tx, email: str, lesson_id: str) -> bool:
+    """Whether a completion of the lesson (its URL ends in ``/lesson_id``) mastered units."""
+    pattern = "%/" + lesson_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    row = tx.one(
+        "SELECT 1 FROM gradebook WHERE user_email = ? AND kind = 'activity'"
+        " AND mastered_units > 0 AND activity_url LIKE ? ESCAPE '\\' LIMIT 1",
+        (email, pattern),
+    )
+    return row is not None
 
 
 def dashboard(
@@ -171,6 +203,9 @@ def dashboard(
 ) -> dict[str, Any]:
     today = Day.containing(now_ms, zone)
     summary = profile(tx, config, env, email, today)
+    # The first page of each list; the client follows nextCursor (routes of app.py).
+    activities = minutes_per_activity(tx, email)
+    grades = gradebook(tx, email)
     return {
         "email": email,
         "timeZone": zone.key,
@@ -178,8 +213,10 @@ def dashboard(
         "activeMinutes": summary["activeMinutes"],
         "courses": summary["courses"],
         "days": minutes_per_day(tx, email, zone, _local_date(now_ms, zone), days),
-        "activities": minutes_per_activity(tx, email),
-        "gradebook": gradebook(tx, email),
+        "activities": activities["activities"],
+        "activitiesNextCursor": activities["nextCursor"],
+        "gradebook": grades["gradebook"],
+        "gradebookNextCursor": grades["nextCursor"],
     }
 
 

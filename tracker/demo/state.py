@@ -11,7 +11,6 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from ..ids import new_uuid
 from ..server.private_files import create_private
 from ..server.store.memory import open_memory
 
@@ -122,7 +122,7 @@ class DemoState:
                 "INSERT INTO lesson_runs (user_email, lesson_id, run_id, started_at_ms,"
                 " updated_at_ms) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_email, lesson_id) DO NOTHING",
-                (email, lesson_id, str(uuid.uuid4()), now, now),
+                (email, lesson_id, new_uuid(), now, now),
             )
             self._conn.execute(
                 "UPDATE lesson_runs SET visits = visits + 1 WHERE user_email = ? AND lesson_id = ?",

@@ -14,7 +14,7 @@ imports nothing of ``server.py``. The checks every request passes are middleware
     RateLimit          429 + Retry-After for a user over the POST limit
     JsonBodies         415 / 413 / 400 for the POST bodies, parsed once
     routes             401 from Identity, then the request models of ``inbound.py``;
-                       403 RUN_OWNED_BY_ANOTHER_USER from the pipeline
+                       403 RUN_OWNED_BY_ANOTHER_USER / UNVERIFIED_REPLAY from the pipeline
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import AppConfig
-from ..wire import HEARTBEAT_PATH, ME_PATH, SUBMIT_PATH, VERIFY_PATH
+from ..wire import HEARTBEAT_PATH, ME_PATH, REPLAY_HEADER, SUBMIT_PATH, VERIFY_PATH
 from .errors import ERROR_HANDLERS, ErrorBoundary, invalid, json_response
 from .guards import HostAllowlist, JsonBodies, OriginGuard, json_body
 from .identity import Identity, ResolveUser, SubjectHeader
@@ -90,7 +90,8 @@ class ActivityRoutes:
 
     async def heartbeat(self, request: Request) -> Response:
         user = await self.identity.require(request)
-        window = WindowIn.parse(user, json_body(request))
+        replay = request.headers.get(REPLAY_HEADER)
+        window = WindowIn.parse(user, json_body(request), replay=replay)
         if await self.pipeline.heartbeat(window):
             return json_response(200, {"duplicate": True}, LASTING_DEDUPE)
         return Response(status_code=204, headers=LASTING_DEDUPE)
@@ -158,7 +159,8 @@ def cors_middleware(allowed_origins: Collection[str]) -> list[Middleware]:
             allow_origins=list(allowed_origins),
             allow_credentials=True,
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            # The replay marker of a kept untagged window (tracker/delivery.py).
+            allow_headers=["content-type", REPLAY_HEADER.lower()],
             expose_headers=list(EXPOSED_HEADERS),
             max_age=600,
         )

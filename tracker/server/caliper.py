@@ -5,13 +5,13 @@ Pure functions: the pipeline decides the numbers, these only shape them.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from ..config import AppConfig, CourseConfig
 from ..course import CourseByCode, CourseBySubjectGrade
+from ..ids import new_uuid
 from ..timefmt import iso_from_epoch_ms
 
 CALIPER_CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
@@ -34,7 +34,7 @@ def actor_iri(email: str) -> str:
 
 
 def new_urn() -> str:
-    return f"urn:uuid:{uuid.uuid4()}"
+    return f"urn:uuid:{new_uuid()}"
 
 
 def seconds(ms: int) -> int | float:

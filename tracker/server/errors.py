@@ -18,13 +18,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import TrackerValidationError, UnknownCourseError
-from .ownership import RunOwnedByAnotherUserError
+from .ownership import RunOwnedByAnotherUserError, UnverifiedReplayError
 
 INVALID_PAYLOAD = "INVALID_PAYLOAD"
 UNKNOWN_COURSE = "UNKNOWN_COURSE"
 UNAUTHORIZED = "UNAUTHORIZED"
 FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
 RUN_OWNED_BY_ANOTHER_USER = "RUN_OWNED_BY_ANOTHER_USER"
+UNVERIFIED_REPLAY = "UNVERIFIED_REPLAY"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 RATE_LIMITED = "RATE_LIMITED"
@@ -111,6 +112,11 @@ async def _run_owned(request: Request, exc: Exception) -> Response:
     return error_response(403, RUN_OWNED_BY_ANOTHER_USER, str(exc), {"runId": exc.run_id})
 
 
+async def _unverified_replay(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UnverifiedReplayError)
+    return error_response(403, UNVERIFIED_REPLAY, str(exc), {"runId": exc.run_id})
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (no route, wrong method) in the wire's shape."""
     assert isinstance(exc, HTTPException)
@@ -128,6 +134,7 @@ ERROR_HANDLERS: Mapping[Any, ErrorHandler] = {
     ApiError: _api_error,
     TrackerValidationError: _validation_error,
     RunOwnedByAnotherUserError: _run_owned,
+    UnverifiedReplayError: _unverified_replay,
     HTTPException: _http_error,
 }
 

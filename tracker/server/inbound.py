@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import TrackerValidationError
 from ..timefmt import epoch_ms_from_iso
 from ..validation import validate
-from ..wire import HeartbeatBody, SubmitBody
+from ..wire import REPLAY_HEADER, REPLAY_UNTAGGED, HeartbeatBody, SubmitBody
 
 
 @dataclass(frozen=True)
@@ -22,16 +23,22 @@ class WindowIn:
     body: HeartbeatBody
     started_at_ms: int
     ended_at_ms: int
+    # X-Tracker-Replay: untagged. A kept window that names nobody: only into the user's runs.
+    replay: bool = False
 
     @classmethod
-    def parse(cls, user: str, data: Any) -> WindowIn:
-        """400 INVALID_PAYLOAD naming the field (TrackerValidationError) for a bad body."""
+    def parse(cls, user: str, data: Any, *, replay: str | None = None) -> WindowIn:
+        """400 INVALID_PAYLOAD naming the field (TrackerValidationError) for a bad body, or
+        for a replay header other than ``untagged``."""
+        if replay is not None and replay != REPLAY_UNTAGGED:
+            raise TrackerValidationError(REPLAY_HEADER, f"must be {REPLAY_UNTAGGED!r}")
         body = validate(HeartbeatBody, data, lenient="heartbeat body")
         return cls(
             user=user,
             body=body,
             started_at_ms=epoch_ms_from_iso(body.started_at),
             ended_at_ms=epoch_ms_from_iso(body.ended_at),
+            replay=replay is not None,
         )
 
 

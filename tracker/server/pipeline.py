@@ -25,6 +25,7 @@ from typing import Any
 from ..config import AppConfig, CourseConfig
 from ..course import CourseByCode, CourseBySubjectGrade
 from ..errors import TrackerValidationError, UnknownCourseError
+from ..numbers import tidy_number
 from .caliper import (
     ActivityContext,
     Actor,
@@ -99,11 +100,6 @@ class CompletionResult:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _tidy(value: float) -> int | float:
-    """``3.0`` -> ``3``: whole numbers stay integers in events."""
-    return int(value) if float(value).is_integer() else value
 
 
 def computed_pct(mastered_total: int, total_lessons: int) -> int:
@@ -196,7 +192,7 @@ class Pipeline:
         event_id = new_urn()
 
         def write(tx: Tx) -> bool:
-            check_run_owner(tx, user, body.run_id)
+            check_run_owner(tx, user, body.run_id, replay=window.replay)
             # Only the part of the span no counted window of this user covers yet can count.
             free = uncovered_ms(started, ended, tx.counted_spans(user, started, ended))
             inserted = tx.insert_time(
@@ -295,15 +291,15 @@ class Pipeline:
                 "xp flagged: %s run %s claims %s XP, its %.1f counted active minutes allow %s",
                 user,
                 c.run_id,
-                _tidy(claimed),
+                tidy_number(claimed),
                 seen_ms / 60_000,
-                _tidy(allowance),
+                tidy_number(allowance),
             )
             return XpDecision(claimed, flagged=True)
         if policy == "reject":
             raise XpRejectedError(
                 "metrics.xpEarned",
-                f"{_tidy(claimed)} XP is more than the {_tidy(allowance)} XP that the "
+                f"{tidy_number(claimed)} XP is more than the {tidy_number(allowance)} XP that the "
                 f"{seen_ms / 60_000:.1f} active minutes seen for this run allow",
             )
         return XpDecision(allowance)
@@ -362,13 +358,13 @@ class Pipeline:
             ctx,
             run_id=c.run_id,
             ended_at_ms=c.ended_at_ms,
-            xp_earned=_tidy(credited),
+            xp_earned=tidy_number(credited),
             total_questions=c.total_questions,
             correct_questions=c.correct_questions,
             mastered_units=c.mastered_units,
             attempt=attempt,
             pct_complete=pct,
-            xp_claimed=_tidy(claimed) if credited != claimed else None,
+            xp_claimed=tidy_number(claimed) if credited != claimed else None,
         )
         events.append(completed)
         for event in events:

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import AppConfig
+from ..numbers import tidy_number
 from ..timefmt import iso_from_epoch_ms
 from .caliper import actor_iri, course_key
 from .platform.roster import RosterUser
@@ -38,8 +39,7 @@ class Day:
 
 
 def _number(value: Any) -> int | float:
-    number = float(value or 0)
-    return int(number) if number.is_integer() else round(number, 2)
+    return tidy_number(float(value or 0), 2)
 
 
 def _minutes(ms: Any) -> int | float:

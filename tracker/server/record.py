@@ -7,7 +7,6 @@ TimeSpentEvent (do not pass it when the page sends heartbeats: time would count 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 from pydantic.alias_generators import to_camel
 
 from ..course import CourseSelector
+from ..ids import new_uuid
 from ..models import DisplayName, Percent, RunId, Slug, XpAmount
 from ..timefmt import epoch_ms_from_iso
 from ..validation import FieldValueError, WireModel, validate
@@ -156,7 +156,7 @@ class ActivityApi:
         completion = Completion(
             actor=await pipeline.actors.backend_actor(parsed.user.email, parsed.user.timeback_id),
             ctx=ctx,
-            run_id=parsed.run_id or str(uuid.uuid4()),
+            run_id=parsed.run_id or new_uuid(),
             ended_at_ms=ended,
             xp_earned=metrics.xp_earned,
             total_questions=metrics.total_questions,

@@ -3,6 +3,8 @@
 // hands it to navigator.sendBeacon, in the body Python sends for a heartbeat (wire §1) and
 // stored under the key Python keeps a page-exit window under (tracker/outbox.py), so a
 // later load resends it (P3); the server's dedupe on runId + startedAt makes that harmless.
+// The copy names its page (timeOrigin) and no user: Python's delivery queue (tracker/delivery.py)
+// tags it with this page's first answer, and another page replays it as unverified.
 
 const HEARTBEAT_PATH = "/activity/heartbeat"; // tracker/wire.py HEARTBEAT_PATH
 const WINDOW_KEY_PREFIX = "timeback.window."; // tracker/outbox.py KEY_PREFIX
@@ -20,7 +22,7 @@ function windowKey(startedAtIso, runId) {
 }
 
 /**
- * {url, key, body} of a boot window {started, ended, active, paused} (whole ms of the
+ * {url, key, body, page} of a boot window {started, ended, active, paused} (whole ms of the
  * page's clock). `origin` is performance.timeOrigin in whole ms (T3). The keys come in the
  * order of Activity.heartbeat_body; the course goes as the page gave it (the server reads
  * either spelling and dedupes on runId + startedAt, not on the bytes).
@@ -41,6 +43,7 @@ function bootWindowRequest(params, window, base, origin) {
     url: base.replace(/\/+$/, "") + HEARTBEAT_PATH,
     key: windowKey(startedAt, params.runId),
     body,
+    page: origin, // the page load's id, as the queue's (tracker/outbox.py: clock.time_origin)
   };
 }
 
@@ -59,10 +62,10 @@ function exitContentType(url, here) {
   }
 }
 
-function sendBootWindow({ url, key, body }, { storage, navigator, fetch, Blob, location }) {
+function sendBootWindow({ url, key, body, page }, { storage, navigator, fetch, Blob, location }) {
   const type = exitContentType(url, location);
   try {
-    storage.setItem(key, JSON.stringify({ url, body }));
+    storage.setItem(key, JSON.stringify({ url, body, page }));
   } catch {
     // Storage full or disabled: the beacon is the only chance.
   }

@@ -53,6 +53,8 @@ BOTH_BACKENDS = {
     "test_lenient",
     "test_errors",
     "test_store_backends",
+    "test_replay",
+    "test_pages",
 }
 
 

@@ -17,6 +17,11 @@ from ...errors import TrackerError
 # event, found by run_id. Kept here verbatim so both branches agree on version numbers.
 RUN_OWNER_INDEX: tuple[str, ...] = ("CREATE INDEX events_run ON events (run_id)",)
 
+# The demo's gradebook pages (cursor on recorded_at_ms, id; issue 10): each page an index range.
+GRADEBOOK_PAGE_INDEX: tuple[str, ...] = (
+    "CREATE INDEX gradebook_recent ON gradebook (user_email, recorded_at_ms, id)",
+)
+
 EVENT_ID_INDEXES: tuple[str, ...] = (
     "CREATE INDEX time_ledger_event ON time_ledger (event_id)",
     "CREATE INDEX gradebook_event ON gradebook (event_id)",
@@ -126,6 +131,7 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # time_ledger_activity serves the dashboard's per-activity totals from the index alone.
     RUN_OWNER_INDEX,
     EVENT_ID_INDEXES,
+    GRADEBOOK_PAGE_INDEX,
 )
 
 POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -217,6 +223,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     RUN_OWNER_INDEX,
     EVENT_ID_INDEXES,
+    GRADEBOOK_PAGE_INDEX,
 )
 # What older code imported: the SQLite list.
 MIGRATIONS = SQLITE_MIGRATIONS

@@ -121,6 +121,14 @@
   let goals = { xp: 0, minutes: 0 };
   async function refresh() {
     const data = await demo.api(`demo/api/dashboard?tz=${encodeURIComponent(zone)}`);
+    // The answer holds the first page of each list; the rest follow their cursors.
+    data.gradebook = await demo.allPages(data.gradebook, data.gradebookNextCursor, "demo/api/gradebook", "gradebook");
+    data.activities = await demo.allPages(
+      data.activities,
+      data.activitiesNextCursor,
+      "demo/api/activities",
+      "activities",
+    );
     window.dashboard = data; // for the curious (and the tests)
     $('[data-stat="xp-today"]').textContent = data.xp.today;
     $('[data-stat="xp-all"]').textContent = data.xp.allTime;

@@ -3,6 +3,8 @@
  *
  *   demo.root                  the site's root URL (this file is at assets/demo.js)
  *   demo.api(path, options)    JSON from the demo's routes, relative to the root
+ *   demo.allPages(items, cursor, route, field)
+ *                              a list's first page and the rest, following nextCursor
  *   demo.requireUser()         the signed-in email, or a redirect to the sign-in page
  *   demo.header(active)        the site header with the user menu
  *   demo.panel                 the tracker's live panel on lesson pages (see LivePanel)
@@ -44,15 +46,31 @@
     return body;
   }
 
+  // The demo's lists come a page at a time (docs/api.md): `items` is the first page, `cursor`
+  // its nextCursor; the pages of `route` after it are fetched until nextCursor is null.
+  async function allPages(items, cursor, route, field) {
+    const all = [...items];
+    for (let next = cursor; next; ) {
+      const page = await api(`${route}?cursor=${encodeURIComponent(next)}`);
+      all.push(...page[field]);
+      next = page.nextCursor;
+    }
+    return all;
+  }
+
   // masteredUnits is an increment (lessons NEWLY mastered): a lesson mastered again in a
   // later run must send 0, or the course's progress would count it twice.
   async function masteredBefore(lessonId) {
     const board = await api("demo/api/dashboard?tz=UTC").catch(() => null);
-    return Boolean(
-      board &&
-        board.gradebook.some(
-          (g) => g.kind === "activity" && g.activityUrl?.endsWith(`/${lessonId}`) && g.masteredUnits > 0,
-        ),
+    if (!board) return false;
+    const entries = await allPages(
+      board.gradebook,
+      board.gradebookNextCursor,
+      "demo/api/gradebook",
+      "gradebook",
+    ).catch(() => board.gradebook);
+    return entries.some(
+      (g) => g.kind === "activity" && g.activityUrl?.endsWith(`/${lessonId}`) && g.masteredUnits > 0,
     );
   }
 
@@ -292,6 +310,7 @@
     isStatic,
     url,
     api,
+    allPages,
     currentUser,
     requireUser,
     masteredBefore,
