@@ -14,7 +14,7 @@ incognito context) and warm (a persistent profile, second visit onwards):
 
 Per case: navigation -> ready (median and range), bytes on the wire (the resource
 timing transfer sizes, headers included, 0 for what came from the HTTP cache), long tasks
-before ready (count, longest, total blocking time = sum of the part of each task over
+before ready (count, each load's longest, total blocking time = sum of the part of each task over
 50 ms) and the click-to-answer delay during boot: the mouse clicks the page every ~50 ms
 from navigation until ready, and each delay is the handler's start minus the click's
 event timeStamp. After ready, every page stays SETTLE_MS longer; the embed's page starts
@@ -264,17 +264,19 @@ def median_range(values: list[float], scale: float = 1.0, digits: int = 0) -> st
 def table(results: dict[tuple[str, str], list[Load]]) -> str:
     lines = [
         "| case | visit | nav → ready, ms: median (range) | wire, MB | long tasks (median count)"
-        " | longest task, ms | total blocking, ms | click → answer, ms: median / max"
+        " | longest task per load, ms: median / max | total blocking, ms"
+        " | click → answer, ms: median / max"
         f" | longest task in the {SETTLE_MS / 1000:g} s after ready, ms |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (case, visit), runs in results.items():
         delays = [d for run in runs for d in run.click_delays]
+        longest = [max(run.long_tasks, default=0) for run in runs]
         lines.append(
             f"| {case} | {visit} | {median_range([r.ready_ms for r in runs])} "
             f"| {statistics.median(r.wire_bytes for r in runs) / 1e6:.2f} "
             f"| {statistics.median(len(r.long_tasks) for r in runs):.0f} "
-            f"| {max((max(r.long_tasks, default=0) for r in runs), default=0):.0f} "
+            f"| {statistics.median(longest):.0f} / {max(longest):.0f} "
             f"| {statistics.median(r.blocking_ms for r in runs):.0f} "
             f"| {statistics.median(delays) if delays else 0:.0f} / "
             f"{max(delays, default=0):.0f} "

@@ -7,7 +7,8 @@ any prefix):
     timeback-pyscript.mjs   loads PyScript with this runtime and these wheels (from web/)
     r-<hash>/               named after the content hash of what it holds, so it can be
                             cached as immutable (docs/server.md):
-      pyodide.mjs ...         the Pyodide runtime (npm package pyodide)
+      pyodide.mjs ...         the Pyodide runtime (npm package pyodide; two edits that
+                              keep the boot's tasks short: runtime_patch.py)
       python_stdlib_slim.zip  the embed's stdlib: only what a session imports, as bytecode
       pyodide-lock.json       our lock: exactly the wheels below, with sha256
       snapshot.bin            memory snapshot after `import tracker.browser.bridge`, and
@@ -41,6 +42,7 @@ from .lockfile import LockEntry, canonical_name, pyodide_lock, pyscript_config, 
 from .npm import extract
 from .output import BundleOutput
 from .progress import say
+from .runtime_patch import patched_runtime
 from .snapshot import MANIFEST_FILE as SNAPSHOT_MANIFEST
 from .snapshot import SNAPSHOT_FILE, make_snapshot
 from .snapshot import manifest as snapshot_manifest_of
@@ -84,6 +86,9 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         downloads / "npm",
         lambda name: name in (*pins.PYODIDE_RUNTIME_FILES, pins.PYODIDE_UPSTREAM_LOCK),
         label="the runtime",
+    )
+    runtime = patched_runtime(
+        runtime, (*pins.PYODIDE_RUNTIME_FILES, pins.PYODIDE_UPSTREAM_LOCK), downloads / "runtime"
     )
     lock_info = json.loads((runtime / pins.PYODIDE_UPSTREAM_LOCK).read_text())["info"]
 

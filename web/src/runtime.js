@@ -93,8 +93,9 @@ async function fetchOk(runtimeUrl, file) {
 }
 
 // The snapshot streamed straight into the memory Pyodide was given. Each piece of the
-// manifest is hashed as soon as it has arrived (WebCrypto copies it and hashes off the
-// main thread), so only the last piece's hash is left when the download ends.
+// manifest is hashed as soon as it has arrived, so only the last piece's hash is left
+// when the download ends. Chromium hashes in the calling task (~5 ms per 4 MiB piece,
+// traced as DoDigest): small pieces keep each of those tasks short.
 async function fillChecked(runtimeUrl, { file, size, pieceBytes, pieces }, memory) {
   if (pieces.length !== Math.ceil(size / pieceBytes)) {
     throw new Error(`${file}: ${pieces.length} pieces do not cover ${size} bytes`);
@@ -130,8 +131,8 @@ async function fillChecked(runtimeUrl, { file, size, pieceBytes, pieces }, memor
 }
 
 // Subresource Integrity's format ("sha256-<base64>"), checked with WebCrypto rather than
-// fetch's own `integrity` option: Chromium hashes an SRI response on the main thread (a
-// 270 ms task for the 38 MB snapshot), crypto.subtle.digest off it.
+// fetch's own `integrity` option: Chromium hashes an SRI response in one main-thread task
+// (270 ms for the 38 MB snapshot); digest() per piece spreads that over the download.
 async function checkIntegrity(file, bytes, integrity) {
   const [algorithm, expected] = String(integrity).split(/-(.*)/s);
   if (algorithm !== "sha256" || !expected) {
@@ -161,8 +162,9 @@ async function loadSideModule(Module, path, module) {
 // Emscripten's instantiateWasm hook (Pyodide's own, wrapped): it returns {} and calls
 // `success` later, so a task boundary fits on either side of the wasm's instantiation.
 // Without them, the module factory's set-up (~45 ms), instantiating the wasm with the
-// snapshot-sized memory (~40 ms) and Emscripten's receiveInstance (~50 ms) ran as one
-// ~190 ms task, the longest of the boot (docs/benchmarks.md).
+// snapshot-sized memory (~40 ms) and Emscripten's receiveInstance (~90 ms) ran as one
+// ~190 ms task, the longest of the boot. receiveInstance itself is cut in two by the
+// build (tracker/build/runtime_patch.py).
 function instantiateInTasks(instantiate, onPhase) {
   return (imports, success) => {
     yieldToPage().then(() =>
