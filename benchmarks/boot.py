@@ -10,7 +10,11 @@ incognito context) and warm (a persistent profile, second visit onwards):
 - embed:   the one-tag embed, ready when ``timeback.ready`` resolves;
 - runtime: bare ``loadPyodide()`` of the same bundle's runtime, no packages (the floor);
 - timeme:  TimeMe.js (npm ``timeme.js``, fetched by ``npm pack`` into .cache), ready
-           after ``TimeMe.initialize()``.
+           after ``TimeMe.initialize()``;
+- embed, no automation: the embed in a Chromium started directly (same flags, a new
+           profile per round: cold, then warm), the page reporting by beacon. Playwright's
+           DevTools connection itself adds work to the boot (measure_direct); this row is
+           what a visitor's browser does. No clicks there.
 
 Per case: navigation -> ready (median and range), bytes on the wire (the resource
 timing transfer sizes, headers included, 0 for what came from the HTTP cache), long tasks
@@ -27,7 +31,10 @@ table. Launch settings come from playwright.config.py.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +68,7 @@ READY_TIMEOUT_S = 60.0
 LONG_TASK_MS = 50
 SETTLE_MS = 1500  # observed after ready
 POSTED: list[str] = []  # the API paths the pages sent to (the embed's heartbeats)
+REPORTS: list[dict[str, Any]] = []  # what the pages without automation reported
 # The embed's marks in boot order (web/timeback.js, web/src/runtime.js); absent ones skipped.
 PHASES = (
     "timeback:script-start",
@@ -108,8 +116,29 @@ PAGE = """<!doctype html>
 """
 
 
+# The embed's page for a Chromium with no automation attached: the probe inline, and the
+# page itself reports what it saw once settled (no click is possible there).
+REPORT_PATH = "/bench/report"
+DIRECT_REPORT = f"""
+new Promise((done) => {{ const wait = () => __bench.settled ? done() : setTimeout(wait, 50);
+                          wait(); }}).then(() => navigator.sendBeacon("{REPORT_PATH}",
+  JSON.stringify({{bench: __bench,
+    resources: [...performance.getEntriesByType("navigation"),
+                ...performance.getEntriesByType("resource")].map(
+                  (e) => [new URL(e.name).pathname, e.transferSize]),
+    marks: performance.getEntriesByType("mark").map((m) => [m.name, m.startTime])}})));
+"""
+
+
 def pages(runtime_dir: str) -> dict[str, str]:
     return {
+        "embed-direct": PAGE.format(
+            title="embed",
+            head=f'<script>{PROBE}</script><script src="/timeback/timeback.js" '
+            'data-base="/api/timeback"></script>',
+            body=f"<script>timeback.ready.then(() => {{ {READY} {EMBED_AFTER_READY} }});"
+            f"{DIRECT_REPORT}</script>",
+        ),
         "embed": PAGE.format(
             title="embed",
             head='<script src="/timeback/timeback.js" data-base="/api/timeback"></script>',
@@ -150,9 +179,14 @@ def site(bundle: Path, timeme: Path, runtime_dir: str) -> Starlette:
         POSTED.append(request.url.path)
         return Response(status_code=204)
 
+    async def report(request: Any) -> Response:
+        REPORTS.append(json.loads(await request.body()))
+        return Response(status_code=204)
+
     return Starlette(
         routes=[
             Route("/{name}.html", page),
+            Route(REPORT_PATH, report, methods=["POST"]),
             Route("/api/timeback/activity/{route}", accepted, methods=["POST"]),
             Mount("/timeback", BundleFiles(directory=bundle)),
             Mount("/timeme", BundleFiles(directory=timeme)),
@@ -195,6 +229,11 @@ def measure(page: Page, url: str) -> Load:
             };
         }"""
     )
+    return load_of(found)
+
+
+def load_of(found: dict[str, Any]) -> Load:
+    """A Load from what a page collected: its probe, resource timings and marks."""
     resources: dict[str, int] = {}
     for path, size in found["resources"]:
         resources[path] = resources.get(path, 0) + int(size)
@@ -207,6 +246,29 @@ def measure(page: Page, url: str) -> Load:
         resources=resources,
         marks=dict(found["marks"]),
     )
+
+
+def measure_direct(config: Any, url: str, profile: Path) -> Load:
+    """One load in a Chromium started without automation (no DevTools protocol attached).
+
+    Playwright's connection makes V8 collect source positions whenever a stack trace is
+    taken: a ~40 ms re-parse of Pyodide's module factory inside one boot task, which no
+    visitor's browser pays. The page reports through a beacon.
+    """
+    before = len(REPORTS)
+    headless = ["--headless"] if config.HEADLESS else []
+    command = [config.CHROMIUM, *config.ARGS, *headless, f"--user-data-dir={profile}", url]
+    browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while len(REPORTS) == before:
+            if time.monotonic() > deadline or browser.poll() is not None:
+                raise SystemExit(f"{url}: no report from a Chromium without automation")
+            time.sleep(0.05)
+    finally:
+        browser.terminate()
+        browser.wait()
+    return load_of(REPORTS[-1])
 
 
 def run(loads: int) -> dict[tuple[str, str], list[Load]]:
@@ -245,6 +307,18 @@ def run(loads: int) -> dict[tuple[str, str], list[Load]]:
                     page = warm[case].new_page()
                     results.setdefault((case, "warm"), []).append(measure(page, url))
                     page.close()
+                direct = Path(profiles) / f"direct-{round_}"
+                url = f"{server.url}/embed-direct.html"
+                sent = len(POSTED)
+                results.setdefault(("embed, no automation", "cold"), []).append(
+                    measure_direct(config, url, direct)
+                )
+                if len(POSTED) == sent:
+                    raise SystemExit("the embed's page sent no heartbeat after ready")
+                results.setdefault(("embed, no automation", "warm"), []).append(
+                    measure_direct(config, url, direct)
+                )
+                shutil.rmtree(direct, ignore_errors=True)
                 print(f"round {round_ + 1}/{loads} done", file=sys.stderr)
             for context in warm.values():
                 context.close()
@@ -278,8 +352,7 @@ def table(results: dict[tuple[str, str], list[Load]]) -> str:
             f"| {statistics.median(len(r.long_tasks) for r in runs):.0f} "
             f"| {statistics.median(longest):.0f} / {max(longest):.0f} "
             f"| {statistics.median(r.blocking_ms for r in runs):.0f} "
-            f"| {statistics.median(delays) if delays else 0:.0f} / "
-            f"{max(delays, default=0):.0f} "
+            f"| {f'{statistics.median(delays):.0f} / {max(delays):.0f}' if delays else '–'} "
             f"| {max((max(r.after_ready, default=0) for r in runs), default=0):.0f} |"
         )
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The two edits to Pyodide's module factory (tracker/build/runtime_patch.py)."""
+"""The edits to Pyodide's module factory and loader (tracker/build/runtime_patch.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from tracker.build import BuildError
 from tracker.build.runtime_patch import (
     COMPILE_HINT,
+    LOADER,
     MODULE_FACTORY,
-    patch_factory,
+    patch_text,
     patched_runtime,
 )
 
@@ -21,6 +22,16 @@ FACTORY = (
     "assignWasmExports(wasmExports);updateGOT(origExports);LDSO.init();loadDylibs();"
     "updateMemoryViews();return wasmExports}}wasmExports=await (createWasm());}"
 )
+# The pinned loader's bootstrapPyodide (`Ae`) and its call in loadPyodide (`dt`).
+LOADER_TEXT = (
+    "function Ae(e,t,n){let i=e.API,s;return t&&(s=i.restoreSnapshot(t)),"
+    'i.finalizeBootstrap(s,n._snapshotDeserializer)}o(Ae,"bootstrapPyodide");'
+    "async function dt(e={}){let r=await Re(i,n);Fe(r,t);let a=Ae(r,s,t);return await Oe(a,t)}"
+)
+
+
+def patch_factory(text: str) -> str:
+    return patch_text(MODULE_FACTORY, text)
 
 
 def test_the_factory_gets_the_compile_hint_first_and_a_task_boundary_before_the_linker() -> None:
@@ -30,6 +41,17 @@ def test_the_factory_gets_the_compile_hint_first_and_a_task_boundary_before_the_
     assert "async function receiveInstance(instance,module){" in patched
     boundary = patched.index("await new Promise(resolve=>setTimeout(resolve,0));")
     assert patched.index("updateGOT(origExports);") < boundary < patched.index("LDSO.init();")
+
+
+def test_the_loader_yields_between_the_restore_and_finalize_bootstrap() -> None:
+    patched = patch_text(LOADER, LOADER_TEXT)
+
+    assert not patched.startswith(COMPILE_HINT)  # the hint is the factory's alone
+    assert "async function Ae(" in patched
+    assert "let a=await Ae(r,s,t);" in patched
+    restore = patched.index("s=i.restoreSnapshot(t)")
+    boundary = patched.index("await new Promise(resolve=>setTimeout(resolve,0));")
+    assert restore < boundary < patched.index("return i.finalizeBootstrap(")
 
 
 @pytest.mark.parametrize(
@@ -45,27 +67,37 @@ def test_a_factory_unlike_the_pinned_one_fails_the_build_by_name(text: str, time
         patch_factory(text)
 
 
+def test_a_loader_unlike_the_pinned_one_fails_the_build_by_name() -> None:
+    renamed = LOADER_TEXT.replace("let a=Ae(", "let a=Be(")
+    with pytest.raises(BuildError, match=f"{LOADER}: the edit 'loadPyodide awaits .*' .* 0 times"):
+        patch_text(LOADER, renamed)
+
+
 def test_the_patched_runtime_is_a_cached_copy_and_the_source_is_untouched(tmp_path: Path) -> None:
     source = tmp_path / "npm"
     source.mkdir()
     (source / MODULE_FACTORY).write_text(FACTORY)
-    (source / "pyodide.mjs").write_text("export const loader = 1;\n")
-    files = ("pyodide.mjs", MODULE_FACTORY)
+    (source / LOADER).write_text(LOADER_TEXT)
+    (source / "python_stdlib.zip").write_bytes(b"zip 1")
+    files = (LOADER, MODULE_FACTORY, "python_stdlib.zip")
 
     folder = patched_runtime(source, files, tmp_path / "cache")
 
     assert (source / MODULE_FACTORY).read_text() == FACTORY
     assert (folder / MODULE_FACTORY).read_text() == patch_factory(FACTORY)
-    assert (folder / "pyodide.mjs").read_text() == "export const loader = 1;\n"
-    assert not (folder / "pyodide.mjs").is_symlink()
-    (folder / "pyodide.mjs").write_text("changed by hand")
+    assert (folder / LOADER).read_text() == patch_text(LOADER, LOADER_TEXT)
+    assert (folder / "python_stdlib.zip").read_bytes() == b"zip 1"
+    assert not (folder / "python_stdlib.zip").is_symlink()
+    (folder / "python_stdlib.zip").write_bytes(b"changed by hand")
     assert patched_runtime(source, files, tmp_path / "cache") == folder  # done once
-    (source / "pyodide.mjs").write_text("export const loader = 2;\n")
+    (source / "python_stdlib.zip").write_bytes(b"zip 2")
     again = patched_runtime(source, files, tmp_path / "cache")
     assert again != folder  # a new runtime is a new copy
-    assert (again / "pyodide.mjs").read_text() == "export const loader = 2;\n"
+    assert (again / "python_stdlib.zip").read_bytes() == b"zip 2"
 
 
-def test_a_runtime_without_the_factory_is_a_build_error(tmp_path: Path) -> None:
-    with pytest.raises(BuildError, match=f"{MODULE_FACTORY} is not among"):
-        patched_runtime(tmp_path, ("pyodide.mjs",), tmp_path / "cache")
+@pytest.mark.parametrize("missing", [MODULE_FACTORY, LOADER])
+def test_a_runtime_without_an_edited_file_is_a_build_error(tmp_path: Path, missing: str) -> None:
+    files = tuple(name for name in (MODULE_FACTORY, LOADER) if name != missing)
+    with pytest.raises(BuildError, match=f"{missing} is not among"):
+        patched_runtime(tmp_path, files, tmp_path / "cache")

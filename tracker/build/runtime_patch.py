@@ -1,6 +1,6 @@
-"""Two edits to Pyodide's module factory (pyodide.asm.mjs) that keep the boot's tasks short.
+"""Edits to Pyodide's JavaScript (pyodide.asm.mjs, pyodide.mjs) that keep the boot's tasks short.
 
-Both leave what the runtime does unchanged; they only move work (docs/decisions.md):
+Each leaves what the runtime does unchanged; it only moves work (docs/decisions.md):
 
 - a V8 compile hint as the first line: V8 then compiles every function of the file while
   it streams in, off the main thread. Without it the ~1.2 MB factory function is parsed
@@ -10,7 +10,10 @@ Both leave what the runtime does unchanged; they only move work (docs/decisions.
   assigned and before the dynamic linker's set-up (``LDSO.init``, ``loadDylibs``, which
   wraps every undefined function symbol in a small wasm module). The two halves ran as
   one task of 90-100 ms. ``receiveInstance``'s result is awaited (``wasmExports = await
-  (createWasm())`` and the ``instantiateWasm`` hook's ``resolve``), so it may be async.
+  (createWasm())`` and the ``instantiateWasm`` hook's ``resolve``), so it may be async;
+- a task boundary in the loader's ``bootstrapPyodide`` between the snapshot's restore (the
+  38 MB memory copy, ~25 ms) and ``finalizeBootstrap`` (~40 ms), which ran in one task
+  together with the runtime's init. Nothing else holds the runtime during that boundary.
 
 The pinned runtime's text is known (pins.py checks its sha256); each edit must match
 exactly once, so a new Pyodide that changed these lines fails the build by name rather
@@ -28,12 +31,14 @@ from .errors import BuildError
 from .files import sha256_of, write_atomic
 
 MODULE_FACTORY = "pyodide.asm.mjs"
+LOADER = "pyodide.mjs"
 # Chromium 136+ (explicit compile hints); other engines read a comment.
 COMPILE_HINT = "//# allFunctionsCalledOnLoad\n"
 
 
 @dataclass(frozen=True)
 class Edit:
+    file: str
     name: str
     old: str
     new: str
@@ -41,41 +46,57 @@ class Edit:
 
 EDITS = (
     Edit(
+        MODULE_FACTORY,
         "receiveInstance is async",
         "function receiveInstance(instance,module){",
         "async function receiveInstance(instance,module){",
     ),
     Edit(
+        MODULE_FACTORY,
         "a task boundary before the dynamic linker's set-up",
         "updateGOT(origExports);LDSO.init();loadDylibs();",
         "updateGOT(origExports);await new Promise(resolve=>setTimeout(resolve,0));"
         "LDSO.init();loadDylibs();",
     ),
+    # Minified names, pinned with the loader's sha256: bootstrapPyodide is `Ae`.
+    Edit(
+        LOADER,
+        "a task boundary between the snapshot's restore and finalizeBootstrap",
+        "function Ae(e,t,n){let i=e.API,s;return t&&(s=i.restoreSnapshot(t)),"
+        "i.finalizeBootstrap(s,n._snapshotDeserializer)}",
+        "async function Ae(e,t,n){let i=e.API,s;t&&(s=i.restoreSnapshot(t));"
+        "await new Promise(resolve=>setTimeout(resolve,0));"
+        "return i.finalizeBootstrap(s,n._snapshotDeserializer)}",
+    ),
+    Edit(LOADER, "loadPyodide awaits bootstrapPyodide", "let a=Ae(r,s,t);", "let a=await Ae(r,s,t);"),
 )
 
 
-def patch_factory(text: str) -> str:
-    """``text`` of pyodide.asm.mjs with the compile hint and every edit applied."""
+def patch_text(file: str, text: str) -> str:
+    """``text`` of the runtime's ``file`` with its edits (the factory's: compile hint first)."""
     for edit in EDITS:
+        if edit.file != file:
+            continue
         found = text.count(edit.old)
         if found != 1:
             raise BuildError(
-                f"{MODULE_FACTORY}: the edit '{edit.name}' expects its text once, found it "
+                f"{file}: the edit '{edit.name}' expects its text once, found it "
                 f"{found} times: this Pyodide differs from the pinned one "
                 "(tracker/build/runtime_patch.py)"
             )
         text = text.replace(edit.old, edit.new)
-    return COMPILE_HINT + text
+    return COMPILE_HINT + text if file == MODULE_FACTORY else text
 
 
 def patched_runtime(runtime: Path, files: tuple[str, ...], cache: Path) -> Path:
-    """A copy of ``runtime``'s ``files`` with the module factory patched, kept in ``cache``.
+    """A copy of ``runtime``'s ``files`` with the edits applied, kept in ``cache``.
 
     Copies, not links: Node resolves a linked module to its real path, and pyodide.mjs
     would then import the unpatched factory next to it.
     """
-    if MODULE_FACTORY not in files:
-        raise BuildError(f"{MODULE_FACTORY} is not among the runtime's files")
+    for edited in (MODULE_FACTORY, LOADER):
+        if edited not in files:
+            raise BuildError(f"{edited} is not among the runtime's files")
     key = hashlib.sha256(Path(__file__).read_bytes())
     for name in files:
         key.update(f"{name} {sha256_of(runtime / name)}\n".encode())
@@ -84,9 +105,9 @@ def patched_runtime(runtime: Path, files: tuple[str, ...], cache: Path) -> Path:
     if done.is_file():
         return folder
     for name in files:
-        if name == MODULE_FACTORY:
+        if name in (MODULE_FACTORY, LOADER):
             text = (runtime / name).read_text(encoding="utf-8")
-            write_atomic(folder / name, patch_factory(text).encode("utf-8"))
+            write_atomic(folder / name, patch_text(name, text).encode("utf-8"))
         else:
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(runtime / name, folder / name)

@@ -28,8 +28,11 @@ async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   // instantiates the runtime while the snapshot's bytes are still arriving.
   const snapshot = fetchSnapshot(runtimeUrl, onPhase);
   snapshot.catch(() => {}); // looked at below; never an unhandled rejection
-  const { loadPyodide } = await import(`${runtimeUrl}pyodide.mjs`);
-  const createModule = (await import(`${runtimeUrl}pyodide.asm.mjs`)).default;
+  // Side by side: the factory does not depend on the loader (one round trip, not two).
+  const [{ loadPyodide }, { default: createModule }] = await Promise.all([
+    import(`${runtimeUrl}pyodide.mjs`),
+    import(`${runtimeUrl}pyodide.asm.mjs`),
+  ]);
   onPhase("imported");
   try {
     const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, snapshot, onPhase);
