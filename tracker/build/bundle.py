@@ -7,7 +7,7 @@ any prefix):
     timeback-pyscript.mjs   loads PyScript with this runtime and these wheels (from web/)
     r-<hash>/               named after the content hash of what it holds, so it can be
                             cached as immutable (docs/server.md):
-      pyodide.mjs ...         the Pyodide runtime (npm package pyodide; two edits that
+      pyodide.mjs ...         the Pyodide runtime (npm package pyodide; edits that
                               keep the boot's tasks short: runtime_patch.py)
       python_stdlib_slim.zip  the embed's stdlib: only what a session imports, as bytecode
       pyodide-lock.json       our lock: exactly the wheels below, with sha256
