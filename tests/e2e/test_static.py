@@ -183,7 +183,7 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
 def _active_ms(run: dict[str, Any]) -> float:
     """The active time of the run's TimeSpentEvents (metric values are seconds)."""
     return 1000 * sum(
-        item["value"]
+        float(item["value"])
         for e in run["events"]
         if e.get("event", {}).get("type") == "TimeSpentEvent"
         for item in e["event"]["generated"]["items"]
