@@ -51,7 +51,16 @@ START_AND_WATCH_EXIT = """
 def no_more(recorder: Recorder, route: str, count: int, wait_s: float = 1.0) -> None:
     """Nothing beyond ``count`` requests of ``route`` arrives within ``wait_s``."""
     time.sleep(wait_s)
-    assert len(recorder.of(route)) == count, [(r.status, r.json()) for r in recorder.of(route)]
+    seen = [
+        (
+            r.status,
+            r.json().get("startedAt"),
+            r.json().get("endedAt"),
+            r.headers.get("x-tracker-replay"),
+        )
+        for r in recorder.of(route)
+    ]
+    assert len(seen) == count, seen
 
 
 def start_while_booting(page: Page, site: LiveSite, time_options: Any = None) -> dict[str, Any]:
@@ -159,6 +168,14 @@ def test_p2_a_cache_stay_during_boot_is_in_no_window_and_nothing_is_counted_twic
     (beacon,) = recorder.wait_for(HEARTBEAT)
     assert wait_ready(page) is None
     ended = page.evaluate(END_AND_SAY_WHEN)
+    # Counted from what arrived, not from when end() resolved: on a fresh clone under load
+    # the count taken at end()'s resolution once missed a heartbeat that came within the
+    # next second (3 == 2; which one the truncated message did not say, and 12 loaded runs
+    # did not repeat it). Python's own window must arrive; after it, nothing more; the
+    # windows below still prove that nothing is counted twice.
+    recorder.wait_for(
+        lambda r: r.route == HEARTBEAT and r.json()["startedAt"] != beacon.json()["startedAt"]
+    )
     no_more(recorder, HEARTBEAT, len(recorder.of(HEARTBEAT)))
 
     windows = counted_windows(recorder.of(HEARTBEAT))
