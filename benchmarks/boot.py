@@ -251,9 +251,10 @@ def load_of(found: dict[str, Any]) -> Load:
 def measure_direct(config: Any, url: str, profile: Path) -> Load:
     """One load in a Chromium started without automation (no DevTools protocol attached).
 
-    Playwright's connection makes V8 collect source positions whenever a stack trace is
-    taken: a ~40 ms re-parse of Pyodide's module factory inside one boot task, which no
-    visitor's browser pays. The page reports through a beacon.
+    Under Playwright, traces show V8 collecting source positions (a ~40 ms re-parse of
+    Pyodide's module factory) inside one boot task; launched without the DevTools
+    connection that task is not there, and no visitor's browser has one. The page reports
+    through a beacon.
     """
     before = len(REPORTS)
     headless = ["--headless"] if config.HEADLESS else []
