@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Final
 
@@ -210,10 +210,15 @@ class _Item:
     maybe_delivered: bool  # sent before, or left by an earlier page load (beacon)
     this_page: bool = True  # made by this page load (else: an earlier load, another tab)
     reported: bool = False
-    replay: bool = False  # sent as a replay of another page's untagged window
     hold: Hold = Hold.NONE
     retries: int = 0
     not_before: int = 0
+
+    @property
+    def replay(self) -> bool:
+        """Another page's untagged window: sent with ``X-Tracker-Replay: untagged``. Only
+        this page's windows are ever re-tagged, so this holds from its send to its reply."""
+        return self.window is not None and self.window.subject is None and not self.this_page
 
 
 class DeliveryQueue:
@@ -457,9 +462,7 @@ class DeliveryQueue:
 
     @staticmethod
     def _tagged(window: StoredWindow, subject: str) -> StoredWindow:
-        return StoredWindow(
-            window.key, window.url, window.body, window.ended_at, subject, window.page
-        )
+        return replace(window, subject=subject)
 
     def _sendable_owner(self, window: StoredWindow) -> bool:
         # Untagged: this page's goes as its own, another page's as a replay.
@@ -495,7 +498,6 @@ class DeliveryQueue:
                 effects.append(Forget(item.key, "older than the server's 5-minute dedupe horizon"))
                 continue
             self._in_flight = item.key
-            item.replay = window is not None and window.subject is None and not item.this_page
             effects.append(
                 Send(item.key, item.url, item.body, stored=window is not None, replay=item.replay)
             )
