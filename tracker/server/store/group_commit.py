@@ -65,8 +65,16 @@ class Committer:
     """Runs write jobs in transactions of ``session``; subclasses decide where and when."""
 
     _session: WriteSession
+    _closed: bool
 
     def submit(self, fn: Callable[[Tx], Any]) -> Future[Any]:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        job = WriteJob(fn)
+        self._start(job)
+        return job.future
+
+    def _start(self, job: WriteJob) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -132,12 +140,8 @@ class GroupCommitter(Committer):
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[[Tx], Any]) -> Future[Any]:
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        job = WriteJob(fn)
+    def _start(self, job: WriteJob) -> None:
         self._queue.put(job)
-        return job.future
 
     def close(self) -> None:
         """Commits what is queued, then stops the writer and closes its connection."""
@@ -181,13 +185,9 @@ class InlineCommitter(Committer):
         self._session = session
         self._closed = False
 
-    def submit(self, fn: Callable[[Tx], Any]) -> Future[Any]:
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        job = WriteJob(fn)
+    def _start(self, job: WriteJob) -> None:
         job.future.set_running_or_notify_cancel()
         self._commit([job])
-        return job.future
 
     def close(self) -> None:
         if not self._closed:
