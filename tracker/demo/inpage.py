@@ -95,22 +95,15 @@ def _expired(max_age: str, expires: str, now_s: float) -> bool:
     return False
 
 
+@dataclass
 class InPageServer:
     """The composed demo site, its in-memory databases and the page's cookie jar."""
 
-    def __init__(
-        self,
-        composed: Composed,
-        store: MemoryStore,
-        state: DemoState,
-        jar: CookieJar,
-        data: Path,
-    ) -> None:
-        self.composed = composed
-        self.store = store
-        self.state = state
-        self.jar = jar
-        self.data = data
+    composed: Composed
+    store: MemoryStore
+    state: DemoState
+    jar: CookieJar
+    data: Path
 
     @classmethod
     def open(

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from ..config import AppConfig
 from ..numbers import tidy_number
 from ..server.ledger import SHOWABLE_MAX_MS, SHOWABLE_MIN_MS
-from ..server.profile import Day, profile
+from ..server.profile import Day, minutes, profile
 from ..server.store import Tx
 from ..timefmt import iso_from_epoch_ms
 from .pages import DEFAULT_LIMIT, Key, page_of
@@ -31,10 +31,6 @@ def _name(tx: Tx) -> str:
 
 def _course(tx: Tx) -> str:
     return tx.json_text("e.body", "object", "course", "name")
-
-
-def _minutes(ms: float) -> int | float:
-    return tidy_number(ms / 60_000, 2)
 
 
 def _keyset(after: Key | None, condition: str) -> tuple[str, tuple[int | str, ...]]:
@@ -83,7 +79,7 @@ def minutes_per_day(
         result.append(
             {
                 "date": day.isoformat(),
-                "activeMinutes": _minutes(active.get(day, 0)),
+                "activeMinutes": minutes(active.get(day, 0)),
                 "xp": tidy_number(xp.get(day, 0), 2),
             }
         )
@@ -113,7 +109,7 @@ def minutes_per_activity(
             "activityUrl": str(url),
             "name": str(name or url.rsplit("/", 1)[-1]),
             "course": course,
-            "activeMinutes": _minutes(float(ms)),
+            "activeMinutes": minutes(float(ms)),
             "activeMs": int(ms),
             "runs": int(runs),
             "windows": int(windows),

@@ -42,8 +42,9 @@ def _number(value: Any) -> int | float:
     return tidy_number(float(value or 0), 2)
 
 
-def _minutes(ms: Any) -> int | float:
-    return _number(round(float(ms or 0) / 60_000, 2))
+def minutes(ms: Any) -> int | float:
+    """Milliseconds as the minutes answers show them (2 decimals; the demo's too)."""
+    return tidy_number(float(ms or 0) / 60_000, 2)
 
 
 def _xp(all_time: Any, today: Any) -> dict[str, int | float]:
@@ -135,7 +136,7 @@ def profile(
                 "completed": completed_at is not None,
                 "completedAt": None if completed_at is None else iso_from_epoch_ms(completed_at),
                 "xp": _xp(xp_all, xp_today),
-                "activeMinutes": {"today": _minutes(active_today), "allTime": _minutes(active_all)},
+                "activeMinutes": {"today": minutes(active_today), "allTime": minutes(active_all)},
                 "goals": {
                     "dailyXp": goals.daily_xp if goals else None,
                     "dailyActiveMinutes": goals.daily_active_minutes if goals else None,
@@ -160,8 +161,8 @@ def profile(
             sum(float(today or 0) for _, today in xp_by_course.values()),
         ),
         "activeMinutes": {
-            "today": _minutes(sum(float(today or 0) for _, today in time_by_course.values())),
-            "allTime": _minutes(sum(float(total or 0) for total, _ in time_by_course.values())),
+            "today": minutes(sum(float(today or 0) for _, today in time_by_course.values())),
+            "allTime": minutes(sum(float(total or 0) for total, _ in time_by_course.values())),
         },
         "courses": courses,
     }

@@ -114,8 +114,13 @@ def server(make_server: ServerFactory) -> TimebackServer:
     return make_server()
 
 
-def client_for(server: TimebackServer, user: str | None = USER) -> httpx.AsyncClient:
+def client_for(
+    server: TimebackServer, user: str | None = USER, *, origin: str | None = None
+) -> httpx.AsyncClient:
+    """A client of ``server`` as ``user``; ``origin``: from a page of that origin (CORS)."""
     headers = {"x-user": user} if user else {}
+    if origin is not None:
+        headers["origin"] = origin
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=server.app),
         base_url=f"http://{HOST}",

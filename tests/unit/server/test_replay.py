@@ -7,8 +7,6 @@ whoever is signed in then: it is stored only into a run that exists and is the c
 
 from __future__ import annotations
 
-import httpx
-
 from .conftest import USER, ServerFactory, client_for
 from .helpers import new_run, window
 
@@ -88,11 +86,7 @@ async def test_another_origin_may_send_the_replay_header(make_server: ServerFact
     """CORS: a preflight that asks for X-Tracker-Replay is allowed for an allowed origin."""
     lessons = "http://lessons.test"
     server = make_server(allowed_origins=(lessons,))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=server.app),
-        base_url="http://app.test",
-        headers={"origin": lessons, "x-user": USER},
-    ) as http:
+    async with client_for(server, USER, origin=lessons) as http:
         preflight = await http.options(
             HEARTBEAT,
             headers={
