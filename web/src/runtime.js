@@ -64,9 +64,7 @@ function yieldToPage() {
 // Pyodide needs only the size to instantiate (INITIAL_MEMORY) and reads the bytes at
 // restore, after preRun: the ~135 ms of instantiation overlap the download.
 async function fetchSnapshot(runtimeUrl, onPhase) {
-  const response = await fetch(`${runtimeUrl}${SNAPSHOT_MANIFEST}`);
-  if (!response.ok) throw new Error(`${SNAPSHOT_MANIFEST}: HTTP ${response.status}`);
-  const manifest = await response.json();
+  const manifest = await (await fetchOk(runtimeUrl, SNAPSHOT_MANIFEST)).json();
   if (manifest.format !== SNAPSHOT_FORMAT) {
     throw new Error(`${SNAPSHOT_MANIFEST}: format ${manifest.format}, not ${SNAPSHOT_FORMAT}`);
   }
