@@ -73,6 +73,8 @@ def errors(console: list[tuple[str, str]]) -> list[str]:
 HEARTBEAT = "/activity/heartbeat"
 SUBMIT = "/activity/submit"
 WINDOW_KEY_PREFIX = "timeback.window."
+# True while Python is not ready yet (the embed marks timeback:ready when it is).
+BOOTING = "performance.getEntriesByName('timeback:ready').length === 0"
 LIFECYCLE_EVENTS = ("visibilitychange", "pagehide", "pageshow", "freeze", "resume")
 
 

@@ -17,6 +17,7 @@ from playwright.sync_api import Page
 from tracker.timefmt import whole_ms
 
 from .helpers import (
+    BOOTING,
     HEARTBEAT,
     LESSON,
     assert_active_total,
@@ -37,7 +38,6 @@ SLOW_PAGE = "/slow-boot.html"
 END_AND_SAY_WHEN = (
     "(() => { const at = performance.now(); return activity.end().then(() => at); })()"
 )
-BOOTING = "performance.getEntriesByName('timeback:ready').length === 0"
 # The page's own timeline: when it called start() and when it saw pagehide (localStorage
 # outlives the tab within the context, so the test can read it after the close).
 START_AND_WATCH_EXIT = """
