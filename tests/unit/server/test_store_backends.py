@@ -260,3 +260,64 @@ def test_closing_the_sqlite_store_during_a_read_waits_for_that_read(tmp_path: Pa
     assert results == [1]
     with pytest.raises(StoreError, match="the store is closed"):
         store.read(lambda tx: 1)
+
+
+async def test_a_batch_runs_savepoints_only_when_one_of_its_jobs_raises_issue_12(
+    tmp_path: Path,
+) -> None:
+    """Two statements per job saved: savepoints come in only to roll one job back alone."""
+    store = Store(tmp_path / "tracker.sqlite3")
+    statements: list[str] = []
+    conn = store._writer._session.conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(statements.append)
+
+    def progress(index: int) -> Any:
+        return lambda tx: tx.execute(
+            "INSERT INTO course_progress (user_email, course_key, updated_at_ms)"
+            " VALUES (?, 'c', 0)",
+            (f"u{index}@example.com",),
+        )
+
+    def bad(tx: Tx) -> int:
+        raise ValueError("this job fails")
+
+    try:
+        assert await asyncio.gather(*(store.awrite(progress(i)) for i in range(30))) == [1] * 30
+        assert not any("SAVEPOINT" in s for s in statements)
+        statements.clear()
+        jobs = [store.awrite(progress(i)) for i in range(30, 40)] + [store.awrite(bad)]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        assert results[:10] == [1] * 10 and isinstance(results[10], ValueError)
+        assert any(s.startswith("SAVEPOINT") for s in statements)
+        assert store.read(lambda tx: tx.one("SELECT COUNT(*) FROM course_progress")[0]) == 40
+    finally:
+        conn.set_trace_callback(None)
+        store.close()
+
+
+async def test_threads_and_event_loops_waiting_on_one_batch_each_get_their_answer_issue_12(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "tracker.sqlite3")
+
+    def value(n: int) -> Any:
+        return lambda tx: tx.one("SELECT ?", (n,))[0]
+
+    def other_loop() -> list[int]:
+        async def many() -> list[int]:
+            return list(await asyncio.gather(*(store.awrite(value(100 + i)) for i in range(20))))
+
+        return asyncio.run(many())
+
+    try:
+        from_threads = [asyncio.to_thread(store.write, value(200 + i)) for i in range(5)]
+        results = await asyncio.gather(
+            asyncio.to_thread(other_loop),
+            *from_threads,
+            *(store.awrite(value(i)) for i in range(20)),
+        )
+        assert results[0] == list(range(100, 120))
+        assert results[1:6] == list(range(200, 205))
+        assert results[6:] == list(range(20))
+    finally:
+        store.close()

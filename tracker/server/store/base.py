@@ -72,8 +72,8 @@ class Store:
         raise NotImplementedError
 
     async def awrite(self, fn: Callable[[Tx], T]) -> T:
-        # The writer thread resolves the future after COMMIT; no worker thread waits for it.
-        done = asyncio.wrap_future(self._writer.submit(fn))
+        # The writer resolves the future in this loop after COMMIT; no thread waits for it.
+        done = self._writer.submit_async(fn)
         try:
             result: T = await asyncio.shield(done)
         except asyncio.CancelledError:
