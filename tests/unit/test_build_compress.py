@@ -10,16 +10,18 @@ from pathlib import Path
 
 import brotli
 import pytest
+import zstandard
 
 from tracker.build import BuildError
 from tracker.build.bundle import runtime_folder, stamp_embed
-from tracker.build.compress import add_siblings, gzip_bytes
+from tracker.build.compress import ZSTD_WINDOW_LOG, add_siblings, gzip_bytes, zstd_bytes
 from tracker.build.embed import EMBED_MODULES, assemble_embed
 from tracker.build.output import BundleOutput
 
 WASM = b"\0asm\1\0\0\0" + bytes(range(256)) * 64  # 16 KB, compressible
 SCRIPT = b"export const answer = 42;\n" * 200
 # A zip whose members are already compressed: here, bytes no compressor can shrink.
+WEB_SRC = Path(__file__).resolve().parents[2] / "web" / "src"
 DEFLATED_WHEEL = b"PK" + random.Random(8).randbytes(4096)
 
 
@@ -53,6 +55,37 @@ def test_siblings_decompress_to_the_same_bytes(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "tiny.json.br").exists()
 
 
+def test_a_zst_is_shipped_only_where_it_is_no_larger_than_the_br_issue_8(
+    tmp_path: Path,
+) -> None:
+    """Bytes on the wire first: the faster-to-decode zstd only where it costs none."""
+    output = bundle(tmp_path / "out")
+    # Snapshot-like bytes (short words among runs of zeros) that zstd packs tighter than
+    # brotli; the loader's real JavaScript, where brotli (with its dictionary of web text) wins.
+    rng = random.Random(3)
+    words = [rng.randbytes(rng.randint(2, 12)) for _ in range(4000)]
+    snapshot = b"".join(rng.choice(words) + bytes(rng.randint(0, 40)) for _ in range(60000))
+    output.write("r-0123456789abcdef/snapshot.bin", snapshot)
+    output.write("r-0123456789abcdef/runtime.js", (WEB_SRC / "runtime.js").read_bytes())
+    add_siblings(output, set(output.files), tmp_path / "cache")
+    folder = tmp_path / "out" / "r-0123456789abcdef"
+    shipped = []
+    for name in ("pyodide.asm.wasm", "pyodide.mjs", "runtime.js", "snapshot.bin"):
+        data = (folder / name).read_bytes()
+        smaller = len(zstd_bytes(data)) <= len((folder / f"{name}.br").read_bytes())
+        zst = folder / f"{name}.zst"
+        assert zst.exists() == smaller, name
+        if smaller:
+            shipped.append(name)
+            packed = zst.read_bytes()
+            frame = zstandard.get_frame_parameters(packed)
+            assert frame.window_size <= 1 << ZSTD_WINDOW_LOG  # what browsers decode
+            assert frame.content_size == len(data)
+            decoder = zstandard.ZstdDecompressor(max_window_size=1 << ZSTD_WINDOW_LOG)
+            assert decoder.decompress(packed) == data
+    assert "snapshot.bin" in shipped and "runtime.js" not in shipped  # both ways seen
+
+
 def test_a_stored_zip_gets_siblings(tmp_path: Path) -> None:
     # The precompiled wheels and the embed's stdlib are stored zips: brotli does the work.
     output = BundleOutput(tmp_path / "out")
@@ -67,8 +100,8 @@ def test_siblings_are_deterministic_and_cached(tmp_path: Path) -> None:
     first = bundle(tmp_path / "a")
     add_siblings(first, set(first.files), tmp_path / "cache")
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
-    # .br and .gz of the wasm, the script and the wheel (tried, too small a gain to ship)
-    assert len(cached) == 6
+    # .zst, .br and .gz of the wasm, the script and the wheel (tried; not all are shipped)
+    assert len(cached) == 9
     second = bundle(tmp_path / "b")
     add_siblings(second, set(second.files), tmp_path / "other-cache")
     for name in ("pyodide.asm.wasm.br", "pyodide.mjs.gz"):

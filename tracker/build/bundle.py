@@ -19,8 +19,9 @@ any prefix):
     pyscript.json           PyScript config: the local runtime and wheels, relative to it
     bundle.json             versions and the list of files (to clean up the next build)
 
-Text files of 1 KB or more (wasm, JavaScript, JSON) get brotli and gzip siblings
-(``name.br``, ``name.gz``) that servers send as they are (tracker/build/compress.py).
+Files of 1 KB or more that compress (wasm, JavaScript, JSON, the snapshot) get brotli and gzip
+siblings (``name.br``, ``name.gz``), and a zstd one (``name.zst``) where it is no larger than
+the brotli one, that servers send as they are (tracker/build/compress.py).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
     )
     output.write(EMBED_SCRIPT, stamp_embed(assemble_embed(web / "src"), folder).encode())
     output.copy(PYSCRIPT_LOADER, web / PYSCRIPT_LOADER)
-    say("compressing (brotli, gzip)")
+    say("compressing (zstd, brotli, gzip)")
     add_siblings(output, set(output.files), downloads / "compressed")
 
     stale = output.finish(

@@ -1,11 +1,12 @@
 """The browser bundle as static files: the types browsers insist on, the precompressed
 siblings that ``tracker build`` writes, and caching by version.
 
-A request for ``x.wasm`` is answered with ``x.wasm.br`` when the browser accepts brotli, else
-``x.wasm.gz`` when it accepts gzip, else ``x.wasm`` itself; the siblings are files on disk
-(tracker/build/compress.py), nothing is compressed per request. Files in the versioned
-folder (``r-<hash>/``, named after its content) never change under their URL: they are
-cached for a year as immutable. Everything else (timeback.js, which names that folder,
+A request for ``x.bin`` is answered with ``x.bin.zst`` when the browser accepts zstd and the
+build wrote one (only where it is no larger than brotli's), else ``x.bin.br`` when it
+accepts brotli, else ``x.bin.gz`` when it accepts gzip, else ``x.bin`` itself; the siblings
+are files on disk (tracker/build/compress.py), nothing is compressed per request. Files in
+the versioned folder (``r-<hash>/``, named after its content) never change under their URL:
+they are cached for a year as immutable. Everything else (timeback.js, which names that folder,
 and configs) is revalidated on every load, so a new build is picked up at once.
 """
 
@@ -30,8 +31,9 @@ MEDIA_TYPES = {
     ".whl": "application/zip",
     ".zip": "application/zip",
 }
-# Preferred first: brotli is about 20 % smaller than gzip on the wasm.
-ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+# Preferred first: a .zst exists only where it is no larger than the .br and decodes faster;
+# brotli is about 20 % smaller than gzip on the wasm.
+ENCODINGS = (("zstd", ".zst"), ("br", ".br"), ("gzip", ".gz"))
 VERSIONED_FOLDER = re.compile(r"r-[0-9a-f]{16}")
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"

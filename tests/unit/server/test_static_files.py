@@ -9,6 +9,7 @@ from pathlib import Path
 import brotli
 import httpx
 import pytest
+import zstandard
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -31,6 +32,9 @@ def client(tmp_path: Path) -> Iterator[httpx.Client]:
         (bundle / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
     (bundle / FOLDER / "only-gzip.mjs").write_bytes(SCRIPT)
     (bundle / FOLDER / "only-gzip.mjs.gz").write_bytes(gzip.compress(SCRIPT, mtime=0))
+    (bundle / FOLDER / "snapshot.bin").write_bytes(WASM)
+    (bundle / FOLDER / "snapshot.bin.zst").write_bytes(zstandard.compress(WASM))
+    (bundle / FOLDER / "snapshot.bin.br").write_bytes(brotli.compress(WASM))
     (bundle / FOLDER / "plain.whl").write_bytes(b"PK\3\4")
     (tmp_path / "secret.txt").write_text("not in the bundle")
     app = Starlette(routes=[Mount("/timeback", BundleFiles(directory=bundle))])
@@ -52,6 +56,24 @@ def test_brotli_when_accepted(client: httpx.Client) -> None:
     assert headers["vary"] == "Accept-Encoding"
     assert int(headers["content-length"]) == len(body)
     assert brotli.decompress(body) == WASM
+
+
+def test_zstd_where_the_build_wrote_a_zst_and_it_is_accepted_issue_8(
+    client: httpx.Client,
+) -> None:
+    path = f"/timeback/{FOLDER}/snapshot.bin"
+    _, headers, body = raw(client, path, "gzip, deflate, br, zstd")  # Chromium's header
+    assert headers["content-encoding"] == "zstd"
+    assert headers["content-type"] == "application/octet-stream"
+    assert headers["vary"] == "Accept-Encoding"
+    assert zstandard.ZstdDecompressor().decompress(body) == WASM
+    # Not accepted (Safari), or refused: the .br.
+    for encoding in ("gzip, deflate, br", "br, zstd;q=0"):
+        _, headers, body = raw(client, path, encoding)
+        assert headers["content-encoding"] == "br" and brotli.decompress(body) == WASM
+    # Accepted, but the build wrote no .zst (brotli was smaller): the .br.
+    _, headers, _ = raw(client, f"/timeback/{FOLDER}/pyodide.asm.wasm", "br, zstd")
+    assert headers["content-encoding"] == "br"
 
 
 def test_gzip_when_brotli_is_not_accepted(client: httpx.Client) -> None:
