@@ -23,7 +23,8 @@ def whole_ms(value: float) -> int:
 def iso_from_epoch_ms(epoch_ms: int) -> str:
     """``1769508000000`` -> ``"2026-01-27T10:00:00.000Z"`` (integer ms, no float drift)."""
     moment = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat pads the year to 4 digits, as strftime does not everywhere; "+00:00" -> "Z".
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def datetime_from_epoch_ms(epoch_ms: int) -> datetime:

@@ -1,18 +1,12 @@
 """The four routes of wire §1 as a Starlette app, to mount at ``/api/timeback``.
 
 The routes receive the pieces they use (``ApiParts``), not the server object, so this module
-imports nothing of ``server.py``. The checks every request passes are middleware, in order:
+imports nothing of ``server.py``. Every request passes, in order:
 
     CORSMiddleware     only with allowed_origins: preflights and CORS headers for them
-    SubjectHeader      X-Tracker-Subject on every answer to a signed-in user (contract 1)
-    ErrorBoundary      one error body for everything below; 500 INTERNAL_ERROR, logged
-    HostAllowlist      400 BAD_HOST for a Host not in allowed_hosts (when set)
-    OriginGuard        403 FORBIDDEN_ORIGIN for a page of another site
-    BeforeRequest      starts the outbox worker in the running loop (a mounted app gets no
-                       lifespan events of its own)
-    ResolveUser        asks the app's get_email once
-    RateLimit          429 + Retry-After for a user over the POST limit
-    JsonBodies         415 / 413 / 400 for the POST bodies, parsed once
+    ApiGate            host, origin, the outbox hook, the user, the rate limit and the JSON
+                       body, as plain calls in one layer (gate.py); X-Tracker-Subject on every
+                       answer to a signed-in user; the four routes called directly
     routes             401 from Identity, then the request models of ``inbound.py``;
                        403 RUN_OWNED_BY_ANOTHER_USER / UNVERIFIED_REPLAY from the pipeline
 """
@@ -31,18 +25,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import AppConfig
 from ..wire import HEARTBEAT_PATH, ME_PATH, REPLAY_HEADER, SUBMIT_PATH, VERIFY_PATH
-from .errors import ERROR_HANDLERS, ErrorBoundary, invalid, json_response
-from .guards import HostAllowlist, JsonBodies, OriginGuard, json_body
-from .identity import Identity, ResolveUser, SubjectHeader
+from .errors import ERROR_HANDLERS, invalid, json_response
+from .gate import ApiGate, GateRules
+from .guards import json_body
+from .identity import Identity
 from .inbound import CompletionIn, WindowIn
 from .pipeline import Pipeline
 from .platform import ActorSource
 from .profile import Day, profile
-from .ratelimit import RateLimit, RateLimiter
+from .ratelimit import RateLimiter
 from .settings import Settings
 from .store import Store
 
@@ -66,19 +60,6 @@ class ApiParts:
     # Awaited before every request: starts the outbox worker in the running loop.
     before_request: Callable[[], Awaitable[None]]
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None
-
-
-class BeforeRequest:
-    """Awaits a hook before passing each HTTP request on."""
-
-    def __init__(self, app: ASGIApp, *, hook: Callable[[], Awaitable[None]]) -> None:
-        self.app = app
-        self.hook = hook
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self.hook()
-        await self.app(scope, receive, send)
 
 
 class ActivityRoutes:
@@ -178,28 +159,28 @@ def build_app(parts: ApiParts) -> Starlette:
         parts.pipeline.actors,
     )
     settings = parts.settings
+    routes = {
+        ("POST", HEARTBEAT_PATH): activity.heartbeat,
+        ("POST", SUBMIT_PATH): activity.submit,
+        ("GET", VERIFY_PATH): user.verify,
+        ("GET", ME_PATH): user.me,
+    }
+    rules = GateRules(
+        identity=parts.identity,
+        limiter=parts.limiter,
+        hook=parts.before_request,
+        body_limit=settings.max_body_bytes,
+        json_routes=frozenset({("POST", HEARTBEAT_PATH), ("POST", SUBMIT_PATH)}),
+        allowed_hosts=tuple(settings.allowed_hosts),
+        allowed_origins=frozenset(settings.allowed_origins),
+    )
     return Starlette(
-        routes=[
-            Route(HEARTBEAT_PATH, activity.heartbeat, methods=["POST"]),
-            Route(SUBMIT_PATH, activity.submit, methods=["POST"]),
-            Route(VERIFY_PATH, user.verify, methods=["GET"]),
-            Route(ME_PATH, user.me, methods=["GET"]),
-        ],
+        # The gate calls these itself; Starlette's router answers the rest (HEAD, 404, 405).
+        routes=[Route(path, call, methods=[method]) for (method, path), call in routes.items()],
         middleware=[
             # Outermost: a preflight from an allowed origin is answered before any check.
             *cors_middleware(settings.allowed_origins),
-            Middleware(SubjectHeader, identity=parts.identity),
-            Middleware(ErrorBoundary),
-            Middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts),
-            Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
-            Middleware(BeforeRequest, hook=parts.before_request),
-            Middleware(ResolveUser, identity=parts.identity),
-            Middleware(RateLimit, limiter=parts.limiter, methods=("POST",)),
-            Middleware(
-                JsonBodies,
-                limit=settings.max_body_bytes,
-                routes=[("POST", HEARTBEAT_PATH), ("POST", SUBMIT_PATH)],
-            ),
+            Middleware(ApiGate, rules=rules, routes=routes),
         ],
         exception_handlers=dict(ERROR_HANDLERS),
         lifespan=parts.lifespan,

@@ -172,11 +172,14 @@ class ErrorBoundary:
         except Exception as exc:
             if started:
                 raise  # half a response is out: nothing sensible to add
-            request = Request(scope)
-            handler = handler_for(exc)
-            if handler is None:
-                log.exception("%s %s failed", request.method, request.url.path)
-                response = error_response(500, INTERNAL_ERROR, "internal error")
-            else:
-                response = await handler(request, exc)
+            response = await response_for(Request(scope), exc)
             await response(scope, receive, send)
+
+
+async def response_for(request: Request, exc: Exception) -> Response:
+    """The error answer for ``exc`` (ERROR_HANDLERS); anything else is logged, 500."""
+    handler = handler_for(exc)
+    if handler is None:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_response(500, INTERNAL_ERROR, "internal error")
+    return await handler(request, exc)

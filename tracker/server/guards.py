@@ -156,7 +156,8 @@ def parse_json(request: Request, raw: bytes) -> Any:
         raise invalid("body", "is nested too deeply") from None
     except ValueError as exc:
         raise invalid("body", f"is not valid JSON ({str(exc)[:120]})") from None
-    bad = _bad_string(data)
+    # Valid UTF-8 holds no surrogate: only a \u escape in the JSON can make a lone one.
+    bad = _bad_string(data) if "\\u" in text else None
     if bad is not None:
         raise invalid(bad, "is not valid Unicode (lone surrogate)")
     return data
@@ -235,18 +236,24 @@ class JsonBodies:
         if scope["type"] != "http" or not self._covers(scope):
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
-        if not self.allow_empty:
-            _check_content_type(request)  # 415 before reading a body of the wrong kind
-        raw = await read_body(request, self.limit)
-        if raw or not self.allow_empty:
-            scope[JSON_BODY_KEY] = parse_json(request, raw)
-        else:
-            scope[JSON_BODY_KEY] = None
-        await self.app(scope, _replay(raw, receive), send)
+        raw = await read_json(Request(scope, receive), self.limit, allow_empty=self.allow_empty)
+        await self.app(scope, replay_body(raw, receive), send)
 
 
-def _replay(raw: bytes, receive: Receive) -> Receive:
+async def read_json(request: Request, limit: int, *, allow_empty: bool = False) -> bytes:
+    """Checks, reads and parses a JSON body into the scope (``json_body`` reads it there);
+    returns the raw bytes, for the app inside to read again. 415 / 413 / 400 as ``ApiError``."""
+    if not allow_empty:
+        _check_content_type(request)  # 415 before reading a body of the wrong kind
+    raw = await read_body(request, limit)
+    if raw or not allow_empty:
+        request.scope[JSON_BODY_KEY] = parse_json(request, raw)
+    else:
+        request.scope[JSON_BODY_KEY] = None
+    return raw
+
+
+def replay_body(raw: bytes, receive: Receive) -> Receive:
     """The body again for the app inside (it was consumed here), then the client's messages."""
     sent = False
 
@@ -301,13 +308,20 @@ class HostAllowlist:
         self.allowed = tuple(allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.allowed:
-            host = Request(scope).headers.get("host")
-            if not host_allowed(host, self.allowed):
-                raise ApiError(
-                    400,
-                    BAD_HOST,
-                    "this server does not answer to that host name",
-                    {"host": (host or "")[:200]},
-                )
+        if scope["type"] == "http":
+            check_host(Request(scope), self.allowed)
         await self.app(scope, receive, send)
+
+
+def check_host(request: Request, allowed: Collection[str]) -> None:
+    """400 BAD_HOST for a Host header not in ``allowed``; an empty ``allowed`` checks nothing."""
+    if not allowed:
+        return
+    host = request.headers.get("host")
+    if not host_allowed(host, allowed):
+        raise ApiError(
+            400,
+            BAD_HOST,
+            "this server does not answer to that host name",
+            {"host": (host or "")[:200]},
+        )

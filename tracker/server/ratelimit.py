@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 from .errors import RATE_LIMITED, ApiError
-from .identity import USER_KEY
 
 # Above this many users in memory, buckets that have refilled are dropped (they are full,
 # so forgetting them changes nothing): memory stays bounded by the users active right now.
@@ -66,35 +63,15 @@ class RateLimiter:
         self._buckets = {user: b for user, b in self._buckets.items() if now - b.at < full_after}
 
 
-class RateLimit:
-    """Middleware: 429 + Retry-After for a signed-in user over their limit (``methods`` only).
-
-    Sits after identity resolution (it needs the user) and before the body is read. Requests
-    without a user pass on: the route answers them 401.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        limiter: RateLimiter,
-        methods: Collection[str] = ("POST",),
-    ) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.methods = frozenset(methods)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        user = scope.get(USER_KEY)
-        if scope["type"] == "http" and scope["method"] in self.methods and user:
-            wait = self.limiter.take(user)
-            if wait > 0:
-                seconds = max(1, math.ceil(wait))
-                raise ApiError(
-                    429,
-                    RATE_LIMITED,
-                    f"too many requests; try again in {seconds} s",
-                    {"retryAfterSeconds": seconds},
-                    headers={"Retry-After": str(seconds)},
-                )
-        await self.app(scope, receive, send)
+def check_rate(limiter: RateLimiter, user: str) -> None:
+    """429 RATE_LIMITED with Retry-After (whole seconds) for a user over their limit."""
+    wait = limiter.take(user)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            429,
+            RATE_LIMITED,
+            f"too many requests; try again in {seconds} s",
+            {"retryAfterSeconds": seconds},
+            headers={"Retry-After": str(seconds)},
+        )

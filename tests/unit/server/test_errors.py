@@ -248,3 +248,24 @@ async def test_broken_identity_hook_is_500_with_error_body(make_server: ServerFa
             response = await client.post(HEARTBEAT, json=heartbeat_body())
             assert_error(response, 500, "INTERNAL_ERROR")
         assert server.store.row_counts()["events"] == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"course": {"\\udc00x": 1}}', "course"),  # a key, nested
+        (b'{"name": ["ok", "\\ud83d"]}', "name[1]"),
+    ],
+)
+async def test_a_lone_surrogate_anywhere_is_named_and_a_valid_escape_passes_issue_12(
+    server: TimebackServer, client: httpx.AsyncClient, raw: bytes, field: str
+) -> None:
+    response = await client.post(
+        HEARTBEAT, content=raw, headers={"content-type": "application/json"}
+    )
+    assert assert_error(response, 400, "INVALID_PAYLOAD")["field"] == field
+    body = heartbeat_body(name="Caf\\u00e9 \\ud83d\\ude00")  # escapes of real characters
+    raw = json.dumps(body).replace("\\\\u", "\\u").encode()
+    assert (
+        await client.post(HEARTBEAT, content=raw, headers={"content-type": "application/json"})
+    ).status_code == 204

@@ -165,3 +165,16 @@ async def test_heartbeat_answers_say_the_dedupe_is_lasting(make_server: ServerFa
     assert (first.status_code, again.status_code) == (204, 200)
     assert first.headers["x-tracker-dedupe"] == again.headers["x-tracker-dedupe"] == "lasting"
     await server.aclose()
+
+
+def test_subject_tags_are_remembered_per_user_within_a_bound_issue_12(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.server import identity
+
+    monkeypatch.setattr(identity, "SUBJECT_CACHE_SIZE", 3)
+    resolver = identity.Identity(identity.no_identity, subject_secret=SECRET)
+    users = [f"u{i}@example.com" for i in range(5)]
+    for user in users + users:
+        assert resolver.subject(user) == subject_tag(SECRET, user)
+        assert len(resolver._tags) <= 3
