@@ -3,7 +3,7 @@
     .venv/bin/tracker build && .venv/bin/python benchmarks/boot.py [--loads 7]
 
 Serves the bundle with ``tracker serve``'s own static handler (tracker/server/static.py:
-brotli/gzip siblings, immutable caching of the versioned folder) and three pages on
+zstd/brotli/gzip siblings, immutable caching of the versioned folder) and three pages on
 127.0.0.1, then loads them interleaved, round after round, each case cold (a fresh
 incognito context) and warm (a persistent profile, second visit onwards):
 
@@ -388,7 +388,7 @@ def write_report(results: dict[tuple[str, str], list[Load]], loads: int, out: Pa
         "# Boot benchmark\n\n"
         "Made by `benchmarks/boot.py` (see its docstring for what each column means): "
         f"{loads} loads per case and visit, interleaved in one run, served by `tracker serve`'s "
-        "static handler (brotli, immutable versioned folder) on 127.0.0.1, Chromium headless "
+        "static handler (zstd or brotli siblings, immutable versioned folder) on 127.0.0.1, Chromium headless "
         f"with the launch settings of `playwright.config.py`. Machine load (1/5/15 min) at "
         f"the end of the run: {' / '.join(loadavg)}; the numbers move with it.\n\n"
         f"{table(results)}\n\n{where_it_goes(results)}\n"
