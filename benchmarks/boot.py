@@ -388,9 +388,10 @@ def write_report(results: dict[tuple[str, str], list[Load]], loads: int, out: Pa
         "# Boot benchmark\n\n"
         "Made by `benchmarks/boot.py` (see its docstring for what each column means): "
         f"{loads} loads per case and visit, interleaved in one run, served by `tracker serve`'s "
-        "static handler (zstd or brotli siblings, immutable versioned folder) on 127.0.0.1, Chromium headless "
-        f"with the launch settings of `playwright.config.py`. Machine load (1/5/15 min) at "
-        f"the end of the run: {' / '.join(loadavg)}; the numbers move with it.\n\n"
+        "static handler (zstd or brotli siblings, immutable versioned folder) on 127.0.0.1, "
+        "Chromium headless with the launch settings of `playwright.config.py`. "
+        f"Machine load (1/5/15 min) at the end of the run: {' / '.join(loadavg)}; "
+        "the numbers move with it.\n\n"
         f"{table(results)}\n\n{where_it_goes(results)}\n"
     )
     out.write_text(text)

@@ -32,10 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..sources import PACKAGE_DIR, source_root
 from . import pins
 from .bytecode import precompile
 from .compress import add_siblings
-from ..sources import PACKAGE_DIR, source_root
 from .embed import assemble_embed, embed_sources
 from .errors import BuildError
 from .files import sha256_of

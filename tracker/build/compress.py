@@ -17,8 +17,10 @@ body). Elsewhere brotli at quality 11 is 5-10 % smaller, and bytes on the wire w
 from __future__ import annotations
 
 import gzip
+import importlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from .errors import BuildError
 from .files import sha256_of, write_atomic
@@ -48,13 +50,18 @@ def compressible(relative: str, size: int) -> bool:
     return relative.lower().endswith(COMPRESSIBLE) and size >= MIN_SIZE
 
 
-def brotli_bytes(data: bytes) -> bytes:
+def _build_extra(module: str) -> Any:
+    """A compressor of the ``build`` extra, or BuildError saying how to install it."""
     try:
-        import brotli
+        return importlib.import_module(module)
     except ImportError as error:  # pragma: no cover - an install without the build extra
         raise BuildError(
-            "tracker build needs the brotli package: pip install 'lesson-time-tracker[build]'"
+            f"tracker build needs the {module} package: pip install 'lesson-time-tracker[build]'"
         ) from error
+
+
+def brotli_bytes(data: bytes) -> bytes:
+    brotli = _build_extra("brotli")
     # Quality 11 is slow (about a minute for the 9.6 MB wasm) but runs once per content:
     # the result is cached by the source's sha256. The memory snapshot (38 MB) changes
     # with every tracker build: quality 9 packs it in 10 s to 6.3 MB (quality 5: 1.6 s,
@@ -62,19 +69,14 @@ def brotli_bytes(data: bytes) -> bytes:
     return bytes(brotli.compress(data, quality=11 if len(data) < LARGE else 9))
 
 
-# Browsers decode zstd Content-Encoding with windows up to 8 MiB only (RFC 8878, section 3.1.1.1.2
-# recommends that limit for the web); a larger window is refused, not slower.
+# The zstd content coding of HTTP allows windows up to 8 MiB (RFC 9659); browsers refuse a
+# larger one rather than decode it slowly.
 ZSTD_WINDOW_LOG = 23
 ZSTD_LEVEL = 19
 
 
 def zstd_bytes(data: bytes) -> bytes:
-    try:
-        import zstandard
-    except ImportError as error:  # pragma: no cover - an install without the build extra
-        raise BuildError(
-            "tracker build needs the zstandard package: pip install 'lesson-time-tracker[build]'"
-        ) from error
+    zstandard = _build_extra("zstandard")
     window = min(ZSTD_WINDOW_LOG, max(10, (len(data) - 1).bit_length()))
     params = zstandard.ZstdCompressionParameters.from_level(
         ZSTD_LEVEL, window_log=window, write_content_size=True

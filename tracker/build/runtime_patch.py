@@ -68,7 +68,9 @@ EDITS = (
         "await new Promise(resolve=>setTimeout(resolve,0));"
         "return i.finalizeBootstrap(s,n._snapshotDeserializer)}",
     ),
-    Edit(LOADER, "loadPyodide awaits bootstrapPyodide", "let a=Ae(r,s,t);", "let a=await Ae(r,s,t);"),
+    Edit(
+        LOADER, "loadPyodide awaits bootstrapPyodide", "let a=Ae(r,s,t);", "let a=await Ae(r,s,t);"
+    ),
 )
 
 
