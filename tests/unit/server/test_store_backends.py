@@ -6,6 +6,8 @@ import asyncio
 import errno
 import functools
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -321,3 +323,75 @@ async def test_threads_and_event_loops_waiting_on_one_batch_each_get_their_answe
         assert results[6:] == list(range(20))
     finally:
         store.close()
+
+
+def _progress(index: int) -> Any:
+    return lambda tx: tx.execute(
+        "INSERT INTO course_progress (user_email, course_key, updated_at_ms) VALUES (?, 'c', 0)",
+        (f"u{index}@example.com",),
+    )
+
+
+async def test_a_loop_never_waits_for_another_process_holding_the_file_issue_12(
+    tmp_path: Path,
+) -> None:
+    """The loop runs a batch's statements itself, but never blocks on the write lock: while
+    another connection (another process) holds it, the writes wait in the writer thread and
+    the loop goes on serving."""
+    path = tmp_path / "tracker.sqlite3"
+    store = Store(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the file's write lock, held elsewhere
+        writes = [asyncio.ensure_future(store.awrite(_progress(i))) for i in range(5)]
+        ticks = 0
+        began = time.monotonic()
+        while time.monotonic() - began < 0.3:
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks >= 15, f"the loop was blocked: {ticks} ticks of 10 ms in 300 ms"
+        assert not any(w.done() for w in writes)
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(asyncio.gather(*writes), 10) == [1] * 5
+    finally:
+        other.close()
+        store.close()
+
+
+async def test_a_batch_whose_commit_fails_commits_each_write_alone_issue_12(
+    tmp_path: Path,
+) -> None:
+    """A deferred foreign key fails only at COMMIT: the others still commit, that one fails."""
+    store = Store(tmp_path / "tracker.sqlite3")
+
+    def dangling(tx: Tx) -> None:
+        tx.execute(
+            "INSERT INTO time_ledger (user_email, run_id, source, key_ms, started_at_ms,"
+            " ended_at_ms, active_ms, inactive_ms, counted_ms, activity_url, course_key,"
+            " event_id) VALUES ('x@example.com', 'r', 'heartbeat', 0, 0, 1000, 1000, 0, 1000,"
+            " 'https://a/x', 'c', 'urn:no-such-event')"
+        )
+
+    try:
+        jobs = [store.awrite(_progress(i)) for i in range(10)]
+        jobs.insert(5, store.awrite(dangling))
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        assert isinstance(results[5], sqlite3.IntegrityError)
+        assert results[:5] + results[6:] == [1] * 10
+        rows = store.row_counts()
+        assert rows["course_progress"] == 10 and rows["time_ledger"] == 0
+    finally:
+        store.close()
+
+
+async def test_closing_the_store_commits_what_the_loop_queued_issue_12(tmp_path: Path) -> None:
+    store = Store(tmp_path / "tracker.sqlite3")
+    writes = [asyncio.ensure_future(store.awrite(_progress(i))) for i in range(20)]
+    await asyncio.sleep(0)  # the first batch is begun; the rest are pending
+    await asyncio.to_thread(store.close)
+    assert await asyncio.gather(*writes) == [1] * 20
+    reopened = Store(tmp_path / "tracker.sqlite3")
+    try:
+        assert reopened.row_counts()["course_progress"] == 20
+    finally:
+        reopened.close()

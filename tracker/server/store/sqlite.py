@@ -25,7 +25,7 @@ from typing import TypeVar
 from ..private_files import create_private
 from . import schema
 from .base import READ_CONNECTIONS, Store
-from .group_commit import GroupCommitter, WriteSession
+from .group_commit import LoopStatementsCommitter, WriteSession
 from .schema import StoreError
 from .tx import Tx
 
@@ -117,6 +117,13 @@ class SqliteSession(WriteSession):
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
+    def begin_now(self) -> None:
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
     def execute(self, sql: str) -> None:
         self.conn.execute(sql)
 
@@ -161,7 +168,7 @@ class SqliteStore(Store):
             raise StoreError(f"{path}: cannot open the database ({exc})") from None
         except OSError as exc:
             raise StoreError(f"{path}: cannot open the database ({exc.strerror or exc})") from None
-        self._writer = GroupCommitter(
+        self._writer = LoopStatementsCommitter(
             SqliteSession(conn, forward=forward), name=f"tracker-store-writer {path.name}"
         )
 
