@@ -106,8 +106,13 @@ class CaliperSink:
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # aclose() itself was cancelled, not only the worker
+
         if self._inflight:
             # Interrupted mid-send: let the next start retry them now, not after the lease.
             seqs, self._inflight = self._inflight, []
@@ -149,8 +154,11 @@ class CaliperSink:
         if next_due is not None:
             wait = min(wait, max(0.0, next_due - self._clock()))
         if wait > 0:
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives in
+            # the same turn as the wake, and the worker then outlived aclose().
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
         self._wake.clear()
 
     async def deliver_due(self) -> bool:

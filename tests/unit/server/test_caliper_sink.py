@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tracker.server import TimebackServer
+from tracker.server.outbox import CaliperSink
 
 from .conftest import ServerFactory, client_for
 from .helpers import CaliperReceiver, heartbeat_body, new_run, submit_body, window
@@ -219,3 +220,24 @@ async def test_record_events_are_forwarded_too(
     await until(lambda: len(receiver.events) == 2)
     await server.aclose()
     assert [e["type"] for e in receiver.events] == ["TimeSpentEvent", "ActivityEvent"]
+
+
+async def test_stopping_the_sink_just_as_it_is_woken_stops_it(
+    make_server: ServerFactory, receiver: CaliperReceiver
+) -> None:
+    """Found by a hung CI run: on Python 3.11, ``asyncio.wait_for`` swallows a cancellation
+    that arrives in the same turn as the awaited event, so the worker slept on forever and
+    ``aclose()`` waited for it."""
+    server = make_server(**caliper_settings(receiver, poll_interval_s=30.0))
+    sink = server.sink
+    assert isinstance(sink, CaliperSink)
+    await server.ensure_started()
+    await asyncio.sleep(0.3)  # the worker found nothing due and sleeps until woken
+    began = time.monotonic()
+    sink.notify()  # wakes it ...
+    closing = asyncio.ensure_future(server.aclose())
+    await asyncio.sleep(0)  # ... and aclose() cancels it in the same turn as the wake
+    done, _ = await asyncio.wait({closing}, timeout=5)
+    assert done, "aclose() hung: the worker swallowed its cancellation"
+    closing.result()
+    assert time.monotonic() - began < 2
