@@ -146,17 +146,18 @@ def test_read_only_or_full_data_folder_is_named_in_one_line_issue_10(
     assert message.startswith(f"data folder {folder} {words}") and "\n" not in message
 
 
+def _progress(index: int) -> Any:
+    """A write job: one course_progress row for user ``index``; returns the rows it added."""
+    return lambda tx: tx.execute(
+        "INSERT INTO course_progress (user_email, course_key, updated_at_ms) VALUES (?, 'c', 0)",
+        (f"u{index}@example.com",),
+    )
+
+
 async def test_group_commit_answers_each_write_after_its_own_outcome(
     server: TimebackServer,
 ) -> None:
     """Jobs that share a transaction: a failing one rolls back alone."""
-
-    def ok(index: int) -> Any:
-        return lambda tx: tx.execute(
-            "INSERT INTO course_progress (user_email, course_key, updated_at_ms)"
-            " VALUES (?, 'c', 0)",
-            (f"u{index}@example.com",),
-        )
 
     def bad(tx: Tx) -> int:
         tx.execute(
@@ -165,7 +166,7 @@ async def test_group_commit_answers_each_write_after_its_own_outcome(
         )
         raise ValueError("this job fails")
 
-    jobs = [server.store.awrite(ok(i)) for i in range(40)]
+    jobs = [server.store.awrite(_progress(i)) for i in range(40)]
     jobs.insert(20, server.store.awrite(bad))
     results = await asyncio.gather(*jobs, return_exceptions=True)
     assert next(r for r in results if isinstance(r, Exception)).args == ("this job fails",)
@@ -273,21 +274,14 @@ async def test_a_batch_runs_savepoints_only_when_one_of_its_jobs_raises_issue_12
     conn = store._writer._session.conn  # type: ignore[attr-defined]
     conn.set_trace_callback(statements.append)
 
-    def progress(index: int) -> Any:
-        return lambda tx: tx.execute(
-            "INSERT INTO course_progress (user_email, course_key, updated_at_ms)"
-            " VALUES (?, 'c', 0)",
-            (f"u{index}@example.com",),
-        )
-
     def bad(tx: Tx) -> int:
         raise ValueError("this job fails")
 
     try:
-        assert await asyncio.gather(*(store.awrite(progress(i)) for i in range(30))) == [1] * 30
+        assert await asyncio.gather(*(store.awrite(_progress(i)) for i in range(30))) == [1] * 30
         assert not any("SAVEPOINT" in s for s in statements)
         statements.clear()
-        jobs = [store.awrite(progress(i)) for i in range(30, 40)] + [store.awrite(bad)]
+        jobs = [store.awrite(_progress(i)) for i in range(30, 40)] + [store.awrite(bad)]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         assert results[:10] == [1] * 10 and isinstance(results[10], ValueError)
         assert any(s.startswith("SAVEPOINT") for s in statements)
@@ -323,13 +317,6 @@ async def test_threads_and_event_loops_waiting_on_one_batch_each_get_their_answe
         assert results[6:] == list(range(20))
     finally:
         store.close()
-
-
-def _progress(index: int) -> Any:
-    return lambda tx: tx.execute(
-        "INSERT INTO course_progress (user_email, course_key, updated_at_ms) VALUES (?, 'c', 0)",
-        (f"u{index}@example.com",),
-    )
 
 
 async def test_a_loop_never_waits_for_another_process_holding_the_file_issue_12(
