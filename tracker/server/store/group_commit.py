@@ -145,10 +145,12 @@ class Committer:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _attempt(
-        self, jobs: list[WriteJob], *, savepoints: bool, commit: bool = True, begin: bool = True
+        self, jobs: list[WriteJob], *, savepoints: bool, statements_only: bool = False
     ) -> list[Outcome]:
+        """Runs ``jobs`` in one transaction; with ``statements_only`` the caller has begun it
+        and commits it (a loop's batch), and only a failure rolls it back here."""
         session = self._session
-        if begin:
+        if not statements_only:
             session.begin()
         try:
             tx = session.tx()
@@ -170,7 +172,7 @@ class Committer:
                 if savepoints:
                     session.execute("RELEASE SAVEPOINT job")
                 outcomes.append((True, value))
-            if commit:
+            if not statements_only:
                 session.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(Exception):
@@ -332,10 +334,10 @@ class LoopStatementsCommitter(GroupCommitter):
         try:
             self._session.begin_now()
             try:
-                outcomes = self._attempt(jobs, savepoints=False, commit=False, begin=False)
+                outcomes = self._attempt(jobs, savepoints=False, statements_only=True)
             except _JobRaised:
                 self._session.begin_now()
-                outcomes = self._attempt(jobs, savepoints=True, commit=False, begin=False)
+                outcomes = self._attempt(jobs, savepoints=True, statements_only=True)
         except Exception:
             # The file is busy (another process) or the transaction failed: the writer
             # thread runs these jobs whole, with its waits and retries.
