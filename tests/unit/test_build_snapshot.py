@@ -33,12 +33,16 @@ def test_the_manifest_names_each_file_with_its_integrity_and_the_layout(tmp_path
     (tmp_path / "snapshot.bin").write_bytes(b"heap")
     (tmp_path / "lib.so").write_bytes(b"\0asm")
     (tmp_path / "layout.json").write_text(json.dumps({"tableBase": 15360, "heapBase": 8}))
+    delta = [{"at": 128, "length": 2, "base": "runtime", "baseOffset": 0, "integrity": "x"}]
+    (tmp_path / "delta.json").write_text(json.dumps(delta))
     snapshot = Snapshot(
         tmp_path / "snapshot.bin",
         tmp_path / "lib.so",
         "lib.so",
         "/lib/python3.14/site-packages/pkg/lib.so",
         tmp_path / "layout.json",
+        tmp_path / "delta.json",
+        tmp_path / "python_stdlib_rest.zip",
     )
     document = manifest(snapshot)
     assert document["format"] == FORMAT
@@ -47,7 +51,9 @@ def test_the_manifest_names_each_file_with_its_integrity_and_the_layout(tmp_path
         "size": 4,
         "pieceBytes": PIECE_BYTES,
         "pieces": [integrity(tmp_path / "snapshot.bin")],  # one piece: the whole file
+        "delta": delta,
     }
+    assert document["stdlib"] == {"file": "python_stdlib_rest.zip"}
     assert document["layout"] == {"tableBase": 15360, "heapBase": 8}
     (side,) = document["sideModules"]
     assert side["path"].endswith("pkg/lib.so") and side["integrity"].startswith("sha256-")

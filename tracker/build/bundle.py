@@ -11,9 +11,11 @@ any prefix):
                               keep the boot's tasks short: runtime_patch.py)
       python_stdlib_slim.zip  the embed's stdlib: only what a session imports, as bytecode
       pyodide-lock.json       our lock: exactly the wheels below, with sha256
-      snapshot.bin            memory snapshot after `import tracker.browser.bridge`, and
+      snapshot.bin            memory snapshot after `import tracker.browser.bridge` (a
+                              delta against the runtime's and pydantic-core's data), and
       _pydantic_core...so     the library it needs at preRun; snapshot.json: their
                               integrity (tracker/build/snapshot.py)
+      python_stdlib_rest.zip  the stdlib a restored runtime mounts: what it did not import
       *.whl                   pydantic & co. for Pyodide's platform, and the tracker itself
     pyscript/               PyScript's dist folder (npm package @pyscript/core)
     pyscript.json           PyScript config: the local runtime and wheels, relative to it
@@ -48,7 +50,7 @@ from .snapshot import MANIFEST_FILE as SNAPSHOT_MANIFEST
 from .snapshot import SNAPSHOT_FILE, make_snapshot
 from .snapshot import manifest as snapshot_manifest_of
 from .snapshot import to_json as snapshot_json
-from .stdlib import SLIM_STDLIB, slim_stdlib
+from .stdlib import REST_STDLIB, SLIM_STDLIB, slim_stdlib
 from .tracker_wheel import BuiltWheel, build_wheel
 from .wheels import fetch_wheels
 
@@ -143,6 +145,7 @@ def build_bundle(out: str, cache: str, *, root: str | None = None) -> None:
         )
     sources[SNAPSHOT_FILE] = snapshot.snapshot
     sources[snapshot.side_module_file] = snapshot.side_module
+    sources[REST_STDLIB] = snapshot.stdlib
     snapshot_manifest = snapshot_json(snapshot_manifest_of(snapshot))
     folder = runtime_folder(
         {name: sha256_of(path) for name, path in sources.items()}

@@ -24,6 +24,7 @@ EMBED_MODULES = (
     "boot-window.js",  # the boot window's body, key and beacon (B3)
     "activity.js",  # the Activity object the page holds
     "queue.js",  # replay of the calls made while booting (B1)
+    "snapshot-delta.js",  # the snapshot's ranges stored XOR bytes the page already has
     "runtime.js",  # the loader: Pyodide and the wheels
     "main.js",  # window.timeback, the boot and the hand-over; runs main()
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import tempfile
@@ -16,6 +17,11 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def integrity_of(data: bytes) -> str:
+    """A Subresource Integrity value (``sha256-<base64>``) of these bytes."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def check_pinned(path: Path, pinned: str, what: str) -> None:

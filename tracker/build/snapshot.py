@@ -13,7 +13,6 @@ Pyodide itself (build id check), so the fallback then applies.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import shutil
@@ -26,14 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BuildError
-from .files import sha256_of, write_atomic
+from .files import integrity_of, sha256_of, write_atomic
 from .progress import say
+from .snapshot_delta import delta_regions, encode
+from .stdlib import REST_STDLIB, rest_of_stdlib
 
 SCRIPT = Path(__file__).with_name("make_snapshot.mjs")
+# The code that shapes what ships besides the script: part of the cache key too.
+SHAPING_CODE = tuple(
+    Path(__file__).with_name(name) for name in ("snapshot_delta.py", "wasm.py", "stdlib.py")
+)
 SNAPSHOT_FILE = "snapshot.bin"
 MANIFEST_FILE = "snapshot.json"
 SITE_PACKAGES = "/lib/python3.14/site-packages/"
-FORMAT = 3  # of snapshot.json; web/src/runtime.js refuses another
+FORMAT = 4  # of snapshot.json; web/src/runtime.js refuses another
 
 
 @dataclass(frozen=True)
@@ -43,17 +48,14 @@ class Snapshot:
     side_module_file: str  # its name in the runtime folder
     side_module_path: str  # where Pyodide would have put it (its name for dlopen)
     layout: Path  # JSON: the table slot and heap address the side module was loaded at
+    delta: Path  # JSON: the regions stored XOR their base (tracker/build/snapshot_delta.py)
+    stdlib: Path  # the stdlib zip of a restored runtime: what the snapshot did not import
 
 
 # The snapshot's integrity is given per piece of this size: runtime.js hashes each piece as
 # soon as it has arrived, so only the last one's hash waits after the download (one hash
 # of the whole 38 MB took ~50 ms at the end of it).
 PIECE_BYTES = 4 * 1024 * 1024
-
-
-def integrity_of(data: bytes) -> str:
-    """A Subresource Integrity value (``sha256-<base64>``) of these bytes."""
-    return "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def integrity(path: Path) -> str:
@@ -70,7 +72,10 @@ def piece_integrities(path: Path, piece_bytes: int = PIECE_BYTES) -> list[str]:
 def make_snapshot(
     runtime: Path, stdlib: Path, wheels: Mapping[str, Path], side_module_wheel: str, cache: Path
 ) -> Snapshot:
-    """The snapshot after ``import tracker.browser.bridge``; wheels are file name -> path."""
+    """The snapshot after ``import tracker.browser.bridge``; wheels are file name -> path.
+
+    Shipped as a delta (snapshot_delta.py) with the zip of the stdlib it did not import.
+    """
     with zipfile.ZipFile(wheels[side_module_wheel]) as archive:
         libraries = [name for name in archive.namelist() if name.endswith(".so")]
         if len(libraries) != 1:
@@ -78,6 +83,8 @@ def make_snapshot(
         library = libraries[0]
         library_data = archive.read(library)
     key = hashlib.sha256(f"{FORMAT}\n{sha256_of(SCRIPT)}\n{sha256_of(stdlib)}\n".encode())
+    for code in SHAPING_CODE:
+        key.update(f"{code.name} {sha256_of(code)}\n".encode())
     for name in ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm"):
         key.update(f"{name} {sha256_of(runtime / name)}\n".encode())
     for name in sorted(wheels):
@@ -90,8 +97,11 @@ def make_snapshot(
         side_file,
         SITE_PACKAGES + library,
         folder / "layout.json",
+        folder / "delta.json",
+        folder / REST_STDLIB,
     )
-    if result.snapshot.is_file() and result.side_module.is_file() and result.layout.is_file():
+    parts = (result.snapshot, result.side_module, result.layout, result.delta, result.stdlib)
+    if all(part.is_file() for part in parts):
         return result
     node = shutil.which("node")
     if node is None:
@@ -107,13 +117,20 @@ def make_snapshot(
         if done.returncode != 0 or not out.is_file():
             raise BuildError(f"making the memory snapshot failed:\n{done.stderr.strip()[-2000:]}")
         try:
-            layout = json.loads(done.stdout.strip().splitlines()[-1])
-            int(layout["tableBase"]), int(layout["heapBase"])
+            printed = json.loads(done.stdout.strip().splitlines()[-1])
+            layout = {name: int(printed[name]) for name in ("tableBase", "heapBase")}
+            modules = [str(name) for name in printed["modules"]]
         except (ValueError, LookupError, TypeError) as error:
             raise BuildError(f"make_snapshot.mjs printed no layout: {done.stdout!r}") from error
+        memory = out.read_bytes()
+        runtime_wasm = (runtime / "pyodide.asm.wasm").read_bytes()
+        regions = delta_regions(memory, runtime_wasm, library_data, layout["heapBase"])
+        delta = [region.to_json() for region, _ in regions]
         write_atomic(result.layout, json.dumps(layout).encode())
+        write_atomic(result.delta, json.dumps(delta).encode())
+        write_atomic(result.stdlib, rest_of_stdlib(stdlib, modules))
         write_atomic(result.side_module, library_data)
-        write_atomic(result.snapshot, out.read_bytes())
+        write_atomic(result.snapshot, encode(memory, regions))
     return result
 
 
@@ -128,7 +145,10 @@ def manifest(snapshot: Snapshot) -> dict[str, Any]:
             "size": snapshot.snapshot.stat().st_size,
             "pieceBytes": PIECE_BYTES,
             "pieces": piece_integrities(snapshot.snapshot),
+            "delta": json.loads(snapshot.delta.read_text()),
         },
+        # The stdlib zip to mount instead of the slim one: only what the snapshot lacks.
+        "stdlib": {"file": REST_STDLIB},
         # Where the side modules go: the restore pads the table to tableBase and refuses
         # a runtime whose heap does not start at heapBase (make_snapshot.mjs).
         "layout": json.loads(snapshot.layout.read_text()),

@@ -14,11 +14,13 @@ Python that imports what the embed never does; only the embed asks for this one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .errors import BuildError
@@ -27,6 +29,9 @@ from .progress import say
 
 SCRIPT = Path(__file__).with_name("slim_stdlib.mjs")
 SLIM_STDLIB = "python_stdlib_slim.zip"
+# What a runtime restored from the snapshot gets: the slim zip without the modules the
+# snapshot has already imported (tracker/build/snapshot.py).
+REST_STDLIB = "python_stdlib_rest.zip"
 
 # Kept whatever the trace says, each with its whole package. They are what a session can
 # reach only on paths the Node trace does not walk: codecs that a page's text or a
@@ -98,3 +103,28 @@ def slim_stdlib(runtime: Path, lock: bytes, wheels: Mapping[str, Path], cache: P
         say(f"standard library for the embed: {result.stdout.strip()}")
         write_atomic(target, out.read_bytes())
     return target
+
+
+def module_of(entry: str) -> str | None:
+    """The module a zip entry holds (``json/decoder.pyc`` -> ``json.decoder``), if any."""
+    if not entry.endswith(".pyc"):
+        return None
+    name = entry.removesuffix(".pyc").replace("/", ".")
+    return name.removesuffix(".__init__")
+
+
+def rest_of_stdlib(slim: Path, imported: Collection[str]) -> bytes:
+    """The slim zip without the modules in ``imported``, entries otherwise as they were.
+
+    A module in ``sys.modules`` is never looked up again, so a restored runtime needs only
+    the rest: the safety list's modules the snapshot did not import (1.0 -> ~0.2 MB on the
+    wire). Directories and data files stay, so a package's later submodule imports find
+    their folder.
+    """
+    left = set(imported)
+    out = io.BytesIO()
+    with zipfile.ZipFile(slim) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as rest:
+        for info in source.infolist():
+            if module_of(info.filename) not in left:
+                rest.writestr(info, source.read(info))
+    return out.getvalue()

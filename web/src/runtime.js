@@ -21,7 +21,7 @@
 const SLIM_STDLIB = "python_stdlib_slim.zip";
 const TRACKER_DISTRIBUTION = "lesson-time-tracker"; // the distribution name (pyproject.toml)
 const SNAPSHOT_MANIFEST = "snapshot.json";
-const SNAPSHOT_FORMAT = 3; // of snapshot.json (tracker/build/snapshot.py FORMAT)
+const SNAPSHOT_FORMAT = 4; // of snapshot.json (tracker/build/snapshot.py FORMAT)
 
 async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   // Started first: the snapshot downloads while pyodide.mjs loads, and Pyodide
@@ -59,8 +59,9 @@ function yieldToPage() {
 }
 
 // Resolves with the manifest's word as soon as it is read: the memory the snapshot needs
-// (allocated here, empty), its layout, and two promises: `filled` when its bytes are in
-// that memory and match their integrity, `sideModules` when those are compiled.
+// (allocated here, empty), its layout, delta and stdlib zip, and two promises: `filled`
+// when its bytes are in that memory and match their integrity, `sideModules` when those
+// are compiled (their bytes are kept: the delta's base).
 // Pyodide needs only the size to instantiate (INITIAL_MEMORY) and reads the bytes at
 // restore, after preRun: the ~135 ms of instantiation overlap the download.
 async function fetchSnapshot(runtimeUrl, onPhase) {
@@ -78,13 +79,20 @@ async function fetchSnapshot(runtimeUrl, onPhase) {
       const answer = await fetchOk(runtimeUrl, side.file);
       const bytes = await answer.arrayBuffer();
       await checkIntegrity(side.file, bytes, side.integrity);
-      return { path: side.path, module: await WebAssembly.compile(bytes) };
+      return { path: side.path, module: await WebAssembly.compile(bytes), bytes };
     }),
   );
   // Awaited in preRun; a failure before that must not be an unhandled rejection.
   filled.catch(() => {});
   sideModules.catch(() => {});
-  return { memory, filled, sideModules, layout: manifest.layout };
+  return {
+    memory,
+    filled,
+    sideModules,
+    layout: manifest.layout,
+    delta: manifest.snapshot.delta,
+    stdlib: manifest.stdlib.file,
+  };
 }
 
 async function fetchOk(runtimeUrl, file) {
@@ -166,10 +174,12 @@ async function loadSideModule(Module, path, module) {
 // snapshot-sized memory (~40 ms) and Emscripten's receiveInstance (~90 ms) ran as one
 // ~190 ms task, the longest of the boot. receiveInstance itself is cut in two by the
 // build (tracker/build/runtime_patch.py).
-function instantiateInTasks(instantiate, onPhase) {
+// `instantiated(instance)` runs first, before any of the runtime's code.
+function instantiateInTasks(instantiate, onPhase, instantiated = () => {}) {
   return (imports, success) => {
     yieldToPage().then(() =>
       instantiate(imports, (instance, module) => {
+        instantiated(instance);
         onPhase("wasm-instantiated");
         yieldToPage().then(() => success(instance, module));
       }),
@@ -179,7 +189,9 @@ function instantiateInTasks(instantiate, onPhase) {
 }
 
 async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, onPhase) {
-  let parts = null;
+  // The manifest (started first, tiny) names the stdlib zip, so it is awaited here.
+  let parts = await arriving;
+  let runtime = null; // the delta's "runtime" bases, copied at instantiation
   // A failure inside preRun (bad bytes, another layout) cannot reject loadPyodide: that
   // module is left waiting on its run dependency, never run, and this rejects instead.
   let failRestore = null;
@@ -188,18 +200,22 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, 
   });
   const loading = loadPyodide({
     indexURL: runtimeUrl,
-    // The same zip as when the snapshot was made: zipimport's index of it is in memory.
-    stdLibURL: `${runtimeUrl}${SLIM_STDLIB}`,
+    // The slim zip without what the snapshot imported (make_snapshot.mjs dropped
+    // zipimport's index of the slim one, so this one is read on the first import).
+    stdLibURL: `${runtimeUrl}${parts.stdlib}`,
     lockFileURL: `${runtimeUrl}pyodide-lock.json`,
-    _loadSnapshot: arriving.then((arrived) => {
-      parts = arrived;
-      return arrived.memory;
-    }),
+    _loadSnapshot: parts.memory,
     // Called (and awaited) by Pyodide once the manifest is in: returning a promise lets it
     // start in a task of its own.
     async createPyodideModule(settings) {
       await yieldToPage();
-      settings.instantiateWasm = instantiateInTasks(settings.instantiateWasm, onPhase);
+      settings.instantiateWasm = instantiateInTasks(
+        settings.instantiateWasm,
+        onPhase,
+        (instance) => {
+          runtime = runtimeBases(parts.delta, instance.exports.memory.buffer);
+        },
+      );
       settings.preRun.push(async (Module) => {
         onPhase("instantiated");
         Module.addRunDependency("timeback-snapshot");
@@ -217,12 +233,17 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, 
             throw new Error(`runtime layout differs (heap ${heap}, table ${table.length})`);
           }
           table.grow(tableBase - table.length);
-          for (const side of await parts.sideModules) {
+          const sides = await parts.sideModules;
+          for (const side of sides) {
             await loadSideModule(Module, side.path, side.module);
           }
           onPhase("side-modules");
-          await parts.filled; // Pyodide copies the bytes in as soon as this dependency goes
+          await parts.filled;
           await yieldToPage();
+          const files = sides.map((side) => side.bytes);
+          await undoDelta(parts.memory, parts.delta, runtime, files);
+          runtime = null;
+          await yieldToPage(); // Pyodide copies the bytes in as soon as this dependency goes
         } catch (error) {
           failRestore(error);
           return;

@@ -1,0 +1,88 @@
+// Issue 8: the snapshot's delta ranges XOR their base again, each checked against the
+// integrity of the bytes the snapshot was made with (tracker/build/snapshot_delta.py).
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { test } from "node:test";
+import { load } from "./load.mjs";
+
+const { runtimeBases, undoDelta, xorInto } = load(
+  ["snapshot-delta.js", "runtime.js"],
+  ["runtimeBases", "undoDelta", "xorInto"],
+  { crypto: globalThis.crypto, btoa, Uint8Array, Uint32Array, Map, Error, String, Math },
+);
+
+const integrity = (bytes) => `sha256-${createHash("sha256").update(bytes).digest("base64")}`;
+
+// A snapshot with two delta ranges: bytes 16-36 based on the runtime's memory at 8, bytes
+// 40-53 on a side module's file at offset 3 (any bytes will do as bases).
+function example() {
+  const made = new Uint8Array(64).map((_, i) => (i * 7 + 1) & 0xff);
+  const memory = new Uint8Array(32).map((_, i) => (i * 7 + 1 + 16 - 8) & 0xff);
+  memory[8 + 2] ^= 0x55; // a byte the runtime changed after instantiation: the delta keeps it
+  const side = new Uint8Array(40).map((_, i) => (i * 7 + 1 + 40 - 3) & 0xff);
+  const delta = [
+    {
+      at: 16,
+      length: 20,
+      base: "runtime",
+      baseOffset: 8,
+      integrity: integrity(made.subarray(16, 36)),
+    },
+    {
+      at: 40,
+      length: 13,
+      base: "sideModule",
+      sideModule: 0,
+      baseOffset: 3,
+      integrity: integrity(made.subarray(40, 53)),
+    },
+  ];
+  const shipped = made.slice();
+  xorInto(shipped.subarray(16, 36), memory.subarray(8, 28));
+  xorInto(shipped.subarray(40, 53), side.subarray(3, 16));
+  return { made, memory, side, delta, shipped };
+}
+
+test("xorInto: aligned words and a ragged tail alike", () => {
+  const target = new Uint8Array([1, 2, 3, 4, 5, 6, 7]);
+  xorInto(target, new Uint8Array([1, 2, 3, 4, 5, 6, 0]));
+  assert.deepEqual([...target], [0, 0, 0, 0, 0, 0, 7]);
+  const odd = new Uint8Array(9).fill(0xf0).subarray(1); // not 4-byte aligned
+  xorInto(odd, new Uint8Array(8).fill(0x0f));
+  assert.deepEqual([...odd], Array(8).fill(0xff));
+});
+
+test("undoDelta gives back the bytes the snapshot was made with", async () => {
+  const { made, memory, side, delta, shipped } = example();
+  const bases = runtimeBases(delta, memory.buffer);
+  memory.fill(0); // the runtime's code runs after instantiation: the copy is what counts
+  await undoDelta(shipped, delta, bases, [side.buffer]);
+  assert.deepEqual([...shipped], [...made]);
+});
+
+test("a base that differs in one byte is refused by the restored range's integrity", async () => {
+  const { memory, side, delta, shipped } = example();
+  side[3 + 5] ^= 1;
+  await assert.rejects(
+    undoDelta(shipped, delta, runtimeBases(delta, memory.buffer), [side.buffer]),
+    /snapshot bytes 40-53 \(restored\): integrity check failed/,
+  );
+});
+
+test("a missing base or a range past the file is an error, not a guess", async () => {
+  const { memory, delta, shipped } = example();
+  await assert.rejects(
+    undoDelta(shipped, delta, runtimeBases(delta, memory.buffer), []),
+    /no sideModule bytes for 40/,
+  );
+  await assert.rejects(undoDelta(shipped, delta, null, []), /no runtime bytes for 16/);
+  const past = [{ ...delta[0], at: 60 }];
+  await assert.rejects(
+    undoDelta(shipped, past, runtimeBases(past, memory.buffer), []),
+    /60\+20 is past the snapshot/,
+  );
+  assert.throws(
+    () => runtimeBases([{ ...delta[0], baseOffset: 30 }], memory.buffer),
+    /ends before 50/,
+  );
+});
