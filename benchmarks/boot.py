@@ -16,8 +16,9 @@ incognito context) and warm (a persistent profile, second visit onwards):
            DevTools connection itself adds work to the boot (measure_direct); this row is
            what a visitor's browser does. No clicks there.
 
-Per case: navigation -> ready (median and range), bytes on the wire (the resource
-timing transfer sizes, headers included, 0 for what came from the HTTP cache), long tasks
+Per case: navigation -> ready (median and range), bytes on the wire (counted by the
+server as it sends them, headers included: the page's resource timings miss what a
+worker fetches, and the embed fetches its snapshot in one; 0 for the HTTP cache), long tasks
 before ready (count, each load's longest, total blocking time = sum of the part of each task over
 50 ms) and the click-to-answer delay during boot: the mouse clicks the page every ~50 ms
 from navigation until ready, and each delay is the handler's start minus the click's
@@ -68,6 +69,7 @@ READY_TIMEOUT_S = 60.0
 LONG_TASK_MS = 50
 SETTLE_MS = 1500  # observed after ready
 POSTED: list[str] = []  # the API paths the pages sent to (the embed's heartbeats)
+SENT: dict[str, int] = {}  # path -> bytes the server sent (headers and body) since reset
 REPORTS: list[dict[str, Any]] = []  # what the pages without automation reported
 # The embed's marks in boot order (web/timeback.js, web/src/runtime.js); absent ones skipped.
 PHASES = (
@@ -123,9 +125,6 @@ DIRECT_REPORT = f"""
 new Promise((done) => {{ const wait = () => __bench.settled ? done() : setTimeout(wait, 50);
                           wait(); }}).then(() => navigator.sendBeacon("{REPORT_PATH}",
   JSON.stringify({{bench: __bench,
-    resources: [...performance.getEntriesByType("navigation"),
-                ...performance.getEntriesByType("resource")].map(
-                  (e) => [new URL(e.name).pathname, e.transferSize]),
     marks: performance.getEntriesByType("mark").map((m) => [m.name, m.startTime])}})));
 """
 
@@ -165,6 +164,27 @@ def pages(runtime_dir: str) -> dict[str, str]:
     }
 
 
+class CountSent:
+    """ASGI wrapper: adds what each response puts on the wire to SENT, by path."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("root_path", "") + scope.get("path", "")
+
+        async def counted(message: Any) -> None:
+            size = 0
+            if message["type"] == "http.response.start":
+                size = 16 + sum(len(k) + len(v) + 4 for k, v in message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                size = len(message.get("body", b""))
+            SENT[path] = SENT.get(path, 0) + size
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+
 def site(bundle: Path, timeme: Path, runtime_dir: str) -> Starlette:
     texts = pages(runtime_dir)
 
@@ -188,8 +208,8 @@ def site(bundle: Path, timeme: Path, runtime_dir: str) -> Starlette:
             Route("/{name}.html", page),
             Route(REPORT_PATH, report, methods=["POST"]),
             Route("/api/timeback/activity/{route}", accepted, methods=["POST"]),
-            Mount("/timeback", BundleFiles(directory=bundle)),
-            Mount("/timeme", BundleFiles(directory=timeme)),
+            Mount("/timeback", CountSent(BundleFiles(directory=bundle))),
+            Mount("/timeme", CountSent(BundleFiles(directory=timeme))),
         ]
     )
 
@@ -201,7 +221,7 @@ class Load:
     long_tasks: list[float]
     after_ready: list[float]  # long tasks in the SETTLE_MS after ready
     click_delays: list[float]
-    resources: dict[str, int] = field(default_factory=dict)  # path -> transfer bytes
+    resources: dict[str, int] = field(default_factory=dict)  # path -> bytes sent
     marks: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -210,6 +230,7 @@ class Load:
 
 
 def measure(page: Page, url: str) -> Load:
+    SENT.clear()
     page.goto(url, wait_until="commit")
     deadline = time.monotonic() + READY_TIMEOUT_S
     while page.evaluate("window.__bench ? __bench.ready : null") is None:
@@ -219,24 +240,17 @@ def measure(page: Page, url: str) -> Load:
         time.sleep(CLICK_EVERY_S)
     page.wait_for_function("__bench.settled", timeout=READY_TIMEOUT_S * 1000)
     found = page.evaluate(
-        """() => {
-            const entries = [...performance.getEntriesByType("navigation"),
-                             ...performance.getEntriesByType("resource")];
-            return {
-                bench: __bench,
-                resources: entries.map((e) => [new URL(e.name).pathname, e.transferSize]),
-                marks: performance.getEntriesByType("mark").map((m) => [m.name, m.startTime]),
-            };
-        }"""
+        """() => ({
+            bench: __bench,
+            marks: performance.getEntriesByType("mark").map((m) => [m.name, m.startTime]),
+        })"""
     )
     return load_of(found)
 
 
 def load_of(found: dict[str, Any]) -> Load:
-    """A Load from what a page collected: its probe, resource timings and marks."""
-    resources: dict[str, int] = {}
-    for path, size in found["resources"]:
-        resources[path] = resources.get(path, 0) + int(size)
+    """A Load from what a page collected (its probe and marks) and what the server sent."""
+    resources = {path: size for path, size in SENT.items() if size}
     return Load(
         ready_ms=found["bench"]["ready"],
         wire_bytes=sum(resources.values()),
@@ -257,6 +271,7 @@ def measure_direct(config: Any, url: str, profile: Path) -> Load:
     through a beacon.
     """
     before = len(REPORTS)
+    SENT.clear()
     headless = ["--headless"] if config.HEADLESS else []
     command = [config.CHROMIUM, *config.ARGS, *headless, f"--user-data-dir={profile}", url]
     browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -70,7 +70,8 @@ async function fetchSnapshot(runtimeUrl, onPhase) {
     throw new Error(`${SNAPSHOT_MANIFEST}: format ${manifest.format}, not ${SNAPSHOT_FORMAT}`);
   }
   const memory = new Uint8Array(manifest.snapshot.size);
-  const filled = fillChecked(runtimeUrl, manifest.snapshot, memory).then(() => {
+  const url = `${runtimeUrl}${manifest.snapshot.file}`;
+  const filled = fillInWorker(url, manifest.snapshot, memory).then(() => {
     onPhase("snapshot-fetched");
   });
   // Compiled asynchronously, i.e. off the main thread, while the rest downloads.
@@ -101,15 +102,67 @@ async function fetchOk(runtimeUrl, file) {
   return answer;
 }
 
-// The snapshot streamed straight into the memory Pyodide was given. Each piece of the
-// manifest is hashed as soon as it has arrived, so only the last piece's hash is left
-// when the download ends. Chromium hashes in the calling task (~5 ms per 4 MiB piece,
-// traced as DoDigest): small pieces keep each of those tasks short.
-async function fillChecked(runtimeUrl, { file, size, pieceBytes, pieces }, memory) {
+// The snapshot's download and checks run in a worker, which hands the filled buffer over
+// (transferred, not copied) and it is copied once into the memory Pyodide was given. In
+// the page, ~38 MB arriving in hundreds of chunks, each a task with its copy, plus a
+// SHA-256 per piece were ~140 ms of main-thread work in a warm load, right while Pyodide's
+// module was loading: traced, its import finished ~170 ms late. Where no worker starts (a
+// CSP without blob: workers), the same function runs in the page.
+function fillInWorker(url, spec, memory) {
+  let worker = null;
+  const source = `${checkIntegrity}\n${fillChecked}\n(${snapshotWorker})();`;
+  const script = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  try {
+    worker = new Worker(script);
+  } catch {
+    URL.revokeObjectURL(script);
+    return fillChecked(url, spec, memory);
+  }
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => {
+      worker.terminate();
+      URL.revokeObjectURL(script);
+      if (data.error) {
+        reject(new Error(data.error));
+        return;
+      }
+      memory.set(new Uint8Array(data.buffer));
+      resolve();
+    };
+    worker.onerror = (event) => {
+      // The script could not start (a CSP, say): nothing was fetched yet, so the page does it.
+      event.preventDefault();
+      worker.terminate();
+      URL.revokeObjectURL(script);
+      fillChecked(url, spec, memory).then(resolve, reject);
+    };
+    worker.postMessage({ url, spec });
+  });
+}
+
+// The worker's body: fills a buffer of its own and transfers it, or reports the error.
+function snapshotWorker() {
+  self.onmessage = async ({ data: { url, spec } }) => {
+    try {
+      const memory = new Uint8Array(spec.size);
+      await fillChecked(url, spec, memory);
+      self.postMessage({ buffer: memory.buffer }, [memory.buffer]);
+    } catch (error) {
+      self.postMessage({ error: String(error?.message ?? error) });
+    }
+  };
+}
+
+// The snapshot streamed into `memory`. Each piece of the manifest is hashed as soon as it
+// has arrived, so only the last piece's hash is left when the download ends. Self-contained
+// but for checkIntegrity: it also runs as the worker's code.
+async function fillChecked(url, { file, size, pieceBytes, pieces }, memory) {
   if (pieces.length !== Math.ceil(size / pieceBytes)) {
     throw new Error(`${file}: ${pieces.length} pieces do not cover ${size} bytes`);
   }
-  const reader = (await fetchOk(runtimeUrl, file)).body.getReader();
+  const answer = await fetch(url);
+  if (!answer.ok) throw new Error(`${file}: HTTP ${answer.status}`);
+  const reader = answer.body.getReader();
   const checks = [];
   let offset = 0;
   const checkArrived = () => {

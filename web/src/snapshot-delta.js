@@ -42,15 +42,41 @@ async function undoDelta(snapshot, delta, runtime, sideModules) {
   }
 }
 
-// target ^= base, a word at a time where both are 4-byte aligned (a 3.8 MB range: ~2 ms).
+// A tiny wasm module: xor(a, b, n) does memory[a..a+n] ^= memory[b..b+n], 8 bytes at a
+// time (n a multiple of 8), in its own memory of 2 MiB. A JavaScript loop did the same
+// over the 4.4 MB of the delta in ~90 ms on a cold load: it ran in the interpreter while
+// the wasm's compilation kept the background threads its optimized code waited for;
+// this runs as compiled code at once (~1 ms per MiB).
+const XOR_WASM = [
+  [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+  [0x01, 0x07, 0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00], // type: (i32 a, i32 b, i32 n) -> ()
+  [0x03, 0x02, 0x01, 0x00], // one function of that type
+  [0x05, 0x03, 0x01, 0x00, 0x20], // one memory of 32 pages (2 MiB)
+  [0x07, 0x10, 0x02], // exports: "memory" (memory 0), "xor" (function 0)
+  [0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x03, 0x78, 0x6f, 0x72, 0x00, 0x00],
+  [0x0a, 0x36, 0x01, 0x34, 0x00], // code: one body of 52 bytes, no locals
+  [0x02, 0x40, 0x03, 0x40], // block, loop
+  [0x20, 0x02, 0x45, 0x0d, 0x01], // n == 0: leave the block
+  [0x20, 0x00, 0x20, 0x00, 0x29, 0x03, 0x00], // a, i64.load a
+  [0x20, 0x01, 0x29, 0x03, 0x00, 0x85, 0x37, 0x03, 0x00], // i64.load b, xor, store at a
+  [0x20, 0x00, 0x41, 0x08, 0x6a, 0x21, 0x00], // a += 8
+  [0x20, 0x01, 0x41, 0x08, 0x6a, 0x21, 0x01], // b += 8
+  [0x20, 0x02, 0x41, 0x08, 0x6b, 0x21, 0x02], // n -= 8
+  [0x0c, 0x00, 0x0b, 0x0b, 0x0b], // loop again; end loop, block, function
+].flat();
+const XOR_CHUNK = 1 << 20; // target and base each take half of the module's memory
+
+// target ^= base (same length), a MiB at a time through the module's memory.
 function xorInto(target, base) {
-  let done = 0;
-  if (target.byteOffset % 4 === 0 && base.byteOffset % 4 === 0) {
-    const words = target.length >>> 2;
-    const left = new Uint32Array(target.buffer, target.byteOffset, words);
-    const right = new Uint32Array(base.buffer, base.byteOffset, words);
-    for (let i = 0; i < words; i++) left[i] ^= right[i];
-    done = words * 4;
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(XOR_WASM)));
+  const scratch = new Uint8Array(exports.memory.buffer);
+  for (let at = 0; at < target.length; at += XOR_CHUNK) {
+    const length = Math.min(XOR_CHUNK, target.length - at);
+    const words = length - (length % 8);
+    scratch.set(target.subarray(at, at + length), 0);
+    scratch.set(base.subarray(at, at + length), XOR_CHUNK);
+    exports.xor(0, XOR_CHUNK, words);
+    for (let i = words; i < length; i++) scratch[i] ^= scratch[XOR_CHUNK + i];
+    target.set(scratch.subarray(0, length), at);
   }
-  for (let i = done; i < target.length; i++) target[i] ^= base[i];
 }
