@@ -17,8 +17,8 @@ incognito context) and warm (a persistent profile, second visit onwards):
            what a visitor's browser does. No clicks there.
 
 Per case: navigation -> ready (median and range), bytes on the wire (counted by the
-server as it sends them, headers included: the page's resource timings miss what a
-worker fetches, and the embed fetches its snapshot in one; 0 for the HTTP cache), long tasks
+server as it sends them, headers included, so that nothing the page or a worker of it
+fetches is missed; 0 for what came from the HTTP cache), long tasks
 before ready (count, each load's longest, total blocking time = sum of the part of each task over
 50 ms) and the click-to-answer delay during boot: the mouse clicks the page every ~50 ms
 from navigation until ready, and each delay is the handler's start minus the click's
@@ -391,7 +391,8 @@ def where_it_goes(results: dict[tuple[str, str], list[Load]]) -> str:
         "Where the embed's cold load goes (medians). Time, as performance marks since "
         f"navigation: {'; '.join(phases)}. From the runtime's import the wasm compiles off "
         "the main thread and the runtime instantiates into an empty memory of the "
-        "snapshot's size while the snapshot downloads (compressed) straight into it; "
+        "snapshot's size while the snapshot's non-zero pages download (compressed) and "
+        "are checked; "
         "restored is the memory taken over; the rest is the bridge's install and the "
         f"page's own work. Bytes, the largest transfers: {bytes_text}."
     )

@@ -129,7 +129,8 @@ class Site:
             return Response(status_code=404)
         if variant == "bad-snapshot" and os.path.basename(path) == "snapshot.bin":
             data = bytearray(file.read_bytes())
-            data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # a torn download
+            middle = len(data) // 2
+            data[middle : middle + 64] = bytes(byte ^ 0xFF for byte in data[middle : middle + 64])
             return _typed(Response(bytes(data)), path)
         if variant == "bad-lock" and os.path.basename(path) == "pyodide-lock.json":
             lock = json.loads(file.read_text())

@@ -44,26 +44,6 @@ def test_the_embed_boots_from_the_snapshot(
     assert errors(console) == []
 
 
-def test_a_page_that_allows_no_workers_still_boots_from_the_snapshot(
-    page: Page, site: LiveSite, recorder: Recorder, console: list[tuple[str, str]]
-) -> None:
-    """The snapshot is fetched and checked in a worker; a CSP without workers gets the
-    same bytes and checks in the page, not the slow boot (web/src/runtime.js)."""
-    on_dom_ready(page, "window.activity = timeback.activity.start(LESSON);", LESSON=LESSON)
-    page.goto(f"{site.url}/no-workers.html")
-
-    assert wait_ready(page) is None
-    names = page.evaluate("performance.getEntriesByType('mark').map((mark) => mark.name)")
-    assert "timeback-runtime:snapshot" in names
-    assert not [text for kind, text in console if FALLBACK_WARNING in text]
-    page.evaluate("activity.flushTimeSpent()")
-    (window,) = recorder.wait_for(HEARTBEAT)
-    assert window.json()["elapsedMs"] > 0
-    # The policy did refuse the worker: the browser's report of it is the only error.
-    (refused,) = errors(console)
-    assert "Content Security Policy" in refused and "worker" in refused.lower()
-
-
 def test_a_corrupt_snapshot_falls_back_with_one_warning_and_still_tracks(
     page: Page, site: LiveSite, recorder: Recorder, console: list[tuple[str, str]]
 ) -> None:

@@ -1,13 +1,14 @@
-// Issue 8: the snapshot's delta ranges XOR their base again, each checked against the
-// integrity of the bytes the snapshot was made with (tracker/build/snapshot_delta.py).
+// Issue 8: the snapshot made whole again: its file's runs put back in place
+// (tracker/build/snapshot_pack.py) and its delta ranges XOR their base again, each checked
+// against the integrity of the bytes the snapshot was made with (snapshot_delta.py).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { load } from "./load.mjs";
 
-const { runtimeBases, undoDelta, xorInto } = load(
+const { runtimeBases, undoDelta, unpack, xorInto } = load(
   ["snapshot-delta.js", "runtime.js"],
-  ["runtimeBases", "undoDelta", "xorInto"],
+  ["runtimeBases", "undoDelta", "unpack", "xorInto"],
   { crypto: globalThis.crypto, btoa, WebAssembly },
 );
 
@@ -91,4 +92,19 @@ test("a missing base or a range past the file is an error, not a guess", async (
     () => runtimeBases([{ ...delta[0], baseOffset: 30 }], memory.buffer),
     /ends before 50/,
   );
+});
+
+test("unpack puts each run's bytes where it goes and leaves the rest zero", () => {
+  const memory = new Uint8Array(12);
+  unpack(
+    new Uint8Array([1, 2, 3, 4, 5]),
+    [
+      [1, 2],
+      [8, 3],
+    ],
+    memory,
+  );
+  assert.deepEqual([...memory], [0, 1, 2, 0, 0, 0, 0, 0, 3, 4, 5, 0]);
+  assert.throws(() => unpack(new Uint8Array(5), [[1, 2]], new Uint8Array(12)), /cover 2 of 5/);
+  assert.throws(() => unpack(new Uint8Array(5), [[10, 5]], new Uint8Array(12)), /does not fit/);
 });

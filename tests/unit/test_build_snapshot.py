@@ -34,21 +34,24 @@ def test_the_manifest_names_each_file_with_its_integrity_and_the_layout(tmp_path
     (tmp_path / "lib.so").write_bytes(b"\0asm")
     (tmp_path / "layout.json").write_text(json.dumps({"tableBase": 15360, "heapBase": 8}))
     delta = [{"at": 128, "length": 2, "base": "runtime", "baseOffset": 0, "integrity": "x"}]
-    (tmp_path / "delta.json").write_text(json.dumps(delta))
+    shape = {"size": 8192, "runs": [[0, 4]], "delta": delta}
+    (tmp_path / "shape.json").write_text(json.dumps(shape))
     snapshot = Snapshot(
         tmp_path / "snapshot.bin",
         tmp_path / "lib.so",
         "lib.so",
         "/lib/python3.14/site-packages/pkg/lib.so",
         tmp_path / "layout.json",
-        tmp_path / "delta.json",
+        tmp_path / "shape.json",
         tmp_path / "python_stdlib_rest.zip",
     )
     document = manifest(snapshot)
     assert document["format"] == FORMAT
     assert document["snapshot"] == {
         "file": "snapshot.bin",
-        "size": 4,
+        "size": 8192,  # of the memory: the file holds only its non-zero pages
+        "packedSize": 4,
+        "runs": [[0, 4]],
         "pieceBytes": PIECE_BYTES,
         "pieces": [integrity(tmp_path / "snapshot.bin")],  # one piece: the whole file
         "delta": delta,

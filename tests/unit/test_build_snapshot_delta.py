@@ -1,5 +1,5 @@
-"""The snapshot shipped as a delta (issue 8): wasm data segments read right, regions XOR
-their base, and a base that is not where the layout says stops the build."""
+"""The snapshot as shipped (issue 8): wasm data segments read right, regions XOR their
+base, a base that is not where the layout says stops the build, zero pages left out."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tracker.build.snapshot_delta import (
     encode,
     memory_offset,
 )
+from tracker.build.snapshot_pack import pack, unpack
 from tracker.build.stdlib import module_of, rest_of_stdlib
 from tracker.build.wasm import MAGIC, data_segments, memory_alignment
 
@@ -166,3 +167,22 @@ def test_module_names_of_zip_entries() -> None:
     assert module_of("json/decoder.pyc") == "json.decoder"
     assert module_of("json/__init__.pyc") == "json"
     assert module_of("json/") is None and module_of("zoneinfo/tzdata") is None
+
+
+def test_the_packed_file_is_the_non_zero_pages_and_unpacks_to_the_snapshot() -> None:
+    page = 16
+    snapshot = bytearray(page * 8 + 5)  # eight pages and a short ninth
+    snapshot[0:3] = b"hdr"  # page 0
+    snapshot[page * 2 + 7] = 1  # page 2
+    snapshot[page * 3] = 2  # page 3: one run with page 2
+    snapshot[page * 8 + 4] = 3  # the short last page
+    packed, runs = pack(bytes(snapshot), page_bytes=page)
+    assert runs == [[0, page], [page * 2, page * 2], [page * 8, 5]]
+    assert packed == bytes(snapshot[:page] + snapshot[page * 2 : page * 4] + snapshot[page * 8 :])
+    assert unpack(packed, runs, len(snapshot)) == bytes(snapshot)
+
+
+def test_an_all_zero_snapshot_packs_to_nothing_and_a_short_file_is_refused() -> None:
+    assert pack(bytes(100), page_bytes=16) == (b"", [])
+    with pytest.raises(ValueError, match="cover 4 bytes of a 5-byte file"):
+        unpack(b"12345", [[0, 4]], 8)

@@ -28,17 +28,19 @@ from .errors import BuildError
 from .files import integrity_of, sha256_of, write_atomic
 from .progress import say
 from .snapshot_delta import delta_regions, encode
+from .snapshot_pack import pack, unpack
 from .stdlib import REST_STDLIB, rest_of_stdlib
 
 SCRIPT = Path(__file__).with_name("make_snapshot.mjs")
 # The code that shapes what ships besides the script: part of the cache key too.
 SHAPING_CODE = tuple(
-    Path(__file__).with_name(name) for name in ("snapshot_delta.py", "wasm.py", "stdlib.py")
+    Path(__file__).with_name(name)
+    for name in ("snapshot_delta.py", "snapshot_pack.py", "wasm.py", "stdlib.py")
 )
 SNAPSHOT_FILE = "snapshot.bin"
 MANIFEST_FILE = "snapshot.json"
 SITE_PACKAGES = "/lib/python3.14/site-packages/"
-FORMAT = 4  # of snapshot.json; web/src/runtime.js refuses another
+FORMAT = 5  # of snapshot.json; web/src/runtime.js refuses another
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Snapshot:
     side_module_file: str  # its name in the runtime folder
     side_module_path: str  # where Pyodide would have put it (its name for dlopen)
     layout: Path  # JSON: the table slot and heap address the side module was loaded at
-    delta: Path  # JSON: the regions stored XOR their base (tracker/build/snapshot_delta.py)
+    shape: Path  # JSON: the whole size, the packed file's runs, the delta's regions
     stdlib: Path  # the stdlib zip of a restored runtime: what the snapshot did not import
 
 
@@ -74,7 +76,8 @@ def make_snapshot(
 ) -> Snapshot:
     """The snapshot after ``import tracker.browser.bridge``; wheels are file name -> path.
 
-    Shipped as a delta (snapshot_delta.py) with the zip of the stdlib it did not import.
+    Shipped as a delta (snapshot_delta.py) without its zero pages (snapshot_pack.py), with
+    the zip of the stdlib it did not import.
     """
     with zipfile.ZipFile(wheels[side_module_wheel]) as archive:
         libraries = [name for name in archive.namelist() if name.endswith(".so")]
@@ -97,10 +100,10 @@ def make_snapshot(
         side_file,
         SITE_PACKAGES + library,
         folder / "layout.json",
-        folder / "delta.json",
+        folder / "shape.json",
         folder / REST_STDLIB,
     )
-    parts = (result.snapshot, result.side_module, result.layout, result.delta, result.stdlib)
+    parts = (result.snapshot, result.side_module, result.layout, result.shape, result.stdlib)
     if all(part.is_file() for part in parts):
         return result
     node = shutil.which("node")
@@ -125,27 +128,39 @@ def make_snapshot(
         memory = out.read_bytes()
         runtime_wasm = (runtime / "pyodide.asm.wasm").read_bytes()
         regions = delta_regions(memory, runtime_wasm, library_data, layout["heapBase"])
-        delta = [region.to_json() for region, _ in regions]
+        encoded = encode(memory, regions)
+        packed, runs = pack(encoded)
+        if unpack(packed, runs, len(encoded)) != encoded:
+            raise BuildError("the packed snapshot does not unpack to the snapshot")
+        shape = {
+            "size": len(encoded),
+            "runs": runs,
+            "delta": [region.to_json() for region, _ in regions],
+        }
         write_atomic(result.layout, json.dumps(layout).encode())
-        write_atomic(result.delta, json.dumps(delta).encode())
+        write_atomic(result.shape, json.dumps(shape).encode())
         write_atomic(result.stdlib, rest_of_stdlib(stdlib, modules))
         write_atomic(result.side_module, library_data)
-        write_atomic(result.snapshot, encode(memory, regions))
+        write_atomic(result.snapshot, packed)
     return result
 
 
 def manifest(snapshot: Snapshot) -> dict[str, Any]:
     """``snapshot.json``: what runtime.js fetches, each with its integrity."""
+    shape = json.loads(snapshot.shape.read_text())
     return {
         "format": FORMAT,
         # The size comes first: runtime.js allocates the memory and Pyodide instantiates
         # the runtime while the bytes are still on their way.
         "snapshot": {
             "file": SNAPSHOT_FILE,
-            "size": snapshot.snapshot.stat().st_size,
+            "size": shape["size"],
+            # The file is the snapshot's non-zero pages; the runs say where they go.
+            "packedSize": snapshot.snapshot.stat().st_size,
+            "runs": shape["runs"],
             "pieceBytes": PIECE_BYTES,
             "pieces": piece_integrities(snapshot.snapshot),
-            "delta": json.loads(snapshot.delta.read_text()),
+            "delta": shape["delta"],
         },
         # The stdlib zip to mount instead of the slim one: only what the snapshot lacks.
         "stdlib": {"file": REST_STDLIB},

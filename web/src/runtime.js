@@ -21,7 +21,7 @@
 const SLIM_STDLIB = "python_stdlib_slim.zip";
 const TRACKER_DISTRIBUTION = "lesson-time-tracker"; // the distribution name (pyproject.toml)
 const SNAPSHOT_MANIFEST = "snapshot.json";
-const SNAPSHOT_FORMAT = 4; // of snapshot.json (tracker/build/snapshot.py FORMAT)
+const SNAPSHOT_FORMAT = 5; // of snapshot.json (tracker/build/snapshot.py FORMAT)
 
 async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   // Started first: the snapshot downloads while pyodide.mjs loads, and Pyodide
@@ -71,7 +71,8 @@ async function fetchSnapshot(runtimeUrl, onPhase) {
   }
   const memory = new Uint8Array(manifest.snapshot.size);
   const url = `${runtimeUrl}${manifest.snapshot.file}`;
-  const filled = fillInWorker(url, manifest.snapshot, memory).then(() => {
+  const filled = fillInPage(url, manifest.snapshot).then((packed) => {
+    unpack(packed, manifest.snapshot.runs, memory);
     onPhase("snapshot-fetched");
   });
   // Compiled asynchronously, i.e. off the main thread, while the rest downloads.
@@ -102,61 +103,19 @@ async function fetchOk(runtimeUrl, file) {
   return answer;
 }
 
-// The snapshot's download and checks run in a worker, which hands the filled buffer over
-// (transferred, not copied) and it is copied once into the memory Pyodide was given. In
-// the page, ~38 MB arriving in hundreds of chunks, each a task with its copy, plus a
-// SHA-256 per piece were ~140 ms of main-thread work in a warm load, right while Pyodide's
-// module was loading: traced, its import finished ~170 ms late. Where no worker starts (a
-// CSP without blob: workers), the same function runs in the page.
-function fillInWorker(url, spec, memory) {
-  let worker = null;
-  const source = `${checkIntegrity}\n${fillChecked}\n(${snapshotWorker})();`;
-  const script = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-  try {
-    worker = new Worker(script);
-  } catch {
-    URL.revokeObjectURL(script);
-    return fillChecked(url, spec, memory);
-  }
-  return new Promise((resolve, reject) => {
-    worker.onmessage = ({ data }) => {
-      worker.terminate();
-      URL.revokeObjectURL(script);
-      if (data.error) {
-        reject(new Error(data.error));
-        return;
-      }
-      memory.set(new Uint8Array(data.buffer));
-      resolve();
-    };
-    worker.onerror = (event) => {
-      // The script could not start (a CSP, say): nothing was fetched yet, so the page does it.
-      event.preventDefault();
-      worker.terminate();
-      URL.revokeObjectURL(script);
-      fillChecked(url, spec, memory).then(resolve, reject);
-    };
-    worker.postMessage({ url, spec });
-  });
+// The snapshot's file, checked. Its non-zero pages only (tracker/build/snapshot_pack.py):
+// receiving it in the page took ~140 ms of main-thread work on a warm load when it was
+// all 38 MB (hundreds of chunks, a task and a copy each, and a SHA-256 per piece), and
+// Pyodide's import finished ~170 ms late behind it; packed, it is 14 MB.
+async function fillInPage(url, spec) {
+  const packed = new Uint8Array(spec.packedSize);
+  await fillChecked(url, spec, packed);
+  return packed;
 }
 
-// The worker's body: fills a buffer of its own and transfers it, or reports the error.
-function snapshotWorker() {
-  self.onmessage = async ({ data: { url, spec } }) => {
-    try {
-      const memory = new Uint8Array(spec.size);
-      await fillChecked(url, spec, memory);
-      self.postMessage({ buffer: memory.buffer }, [memory.buffer]);
-    } catch (error) {
-      self.postMessage({ error: String(error?.message ?? error) });
-    }
-  };
-}
-
-// The snapshot streamed into `memory`. Each piece of the manifest is hashed as soon as it
-// has arrived, so only the last piece's hash is left when the download ends. Self-contained
-// but for checkIntegrity: it also runs as the worker's code.
-async function fillChecked(url, { file, size, pieceBytes, pieces }, memory) {
+// The file streamed into `memory`. Each piece of the manifest is hashed as soon as it has
+// arrived, so only the last piece's hash is left when the download ends.
+async function fillChecked(url, { file, packedSize: size, pieceBytes, pieces }, memory) {
   if (pieces.length !== Math.ceil(size / pieceBytes)) {
     throw new Error(`${file}: ${pieces.length} pieces do not cover ${size} bytes`);
   }

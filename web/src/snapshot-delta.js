@@ -1,12 +1,30 @@
-// The snapshot's delta undone (tracker/build/snapshot_delta.py): ranges of the snapshot
-// file that repeat bytes the page already holds (the runtime's data segments, a side
-// module's data) ship XOR those bytes, mostly zeros (2.3 MB less on the wire). Each range
-// is XORed with its base again and must then match the integrity of the bytes the
-// snapshot was made with; a base that differs anywhere means the normal boot.
-//
-// Bases: "runtime" is the runtime's memory right after its instantiation, copied before
-// any of its code runs (only its data segments are there); "sideModule" is the bytes of
-// the manifest's side module number `sideModule`.
+// The snapshot as shipped, made whole again.
+// - Its file is its non-zero pages only (tracker/build/snapshot_pack.py): 14 of 38 MB to
+//   receive, hash and copy.
+// - Its delta (tracker/build/snapshot_delta.py): ranges that repeat bytes the page
+//   already holds (the runtime's data segments, a side module's data) ship XOR those
+//   bytes, mostly zeros (2.3 MB less on the wire). Each range is XORed with its base
+//   again and must then match the integrity of the bytes the snapshot was made with; a
+//   base that differs anywhere means the normal boot. Bases: "runtime" is the runtime's
+//   memory right after its instantiation, copied before any of its code runs (only its
+//   data segments are there); "sideModule" is the bytes of the manifest's side module
+//   number `sideModule`.
+
+// Each run [at, length] takes the next `length` bytes of the file; `memory` is zeros
+// everywhere else.
+function unpack(packed, runs, memory) {
+  let offset = 0;
+  for (const [at, length] of runs) {
+    if (at + length > memory.length || offset + length > packed.length) {
+      throw new Error(`snapshot run ${at}+${length} does not fit`);
+    }
+    memory.set(packed.subarray(offset, offset + length), at);
+    offset += length;
+  }
+  if (offset !== packed.length) {
+    throw new Error(`snapshot runs cover ${offset} of ${packed.length} bytes`);
+  }
+}
 
 // The runtime's bytes each "runtime" range needs, copied from a just-instantiated memory.
 function runtimeBases(delta, memoryBuffer) {
