@@ -14,7 +14,14 @@ import zstandard
 
 from tracker.build import BuildError
 from tracker.build.bundle import runtime_folder, stamp_embed
-from tracker.build.compress import ZSTD_WINDOW_LOG, add_siblings, gzip_bytes, zstd_bytes
+from tracker.build.compress import (
+    ZSTD_LARGE,
+    ZSTD_WINDOW_LOG,
+    add_siblings,
+    gzip_bytes,
+    zstd_bytes,
+    zstd_worth_it,
+)
 from tracker.build.embed import EMBED_MODULES, assemble_embed
 from tracker.build.output import BundleOutput
 
@@ -55,10 +62,18 @@ def test_siblings_decompress_to_the_same_bytes(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "tiny.json.br").exists()
 
 
-def test_a_zst_is_shipped_only_where_it_is_no_larger_than_the_br_issue_8(
+def test_zstd_is_worth_some_bytes_only_for_large_files_issue_8() -> None:
+    """Its faster decode pays for up to 10 % more bytes from 1 MiB on, never below."""
+    assert zstd_worth_it(100, zstd_size=50, brotli_size=50)  # no larger: always
+    assert not zstd_worth_it(ZSTD_LARGE - 1, zstd_size=105, brotli_size=100)
+    assert zstd_worth_it(ZSTD_LARGE, zstd_size=110, brotli_size=100)
+    assert not zstd_worth_it(ZSTD_LARGE * 9, zstd_size=111, brotli_size=100)
+
+
+def test_a_zst_is_shipped_only_where_it_is_worth_it_issue_8(
     tmp_path: Path,
 ) -> None:
-    """Bytes on the wire first: the faster-to-decode zstd only where it costs none."""
+    """Bytes on the wire first for small files; decode time counts for large ones."""
     output = bundle(tmp_path / "out")
     # Snapshot-like bytes (short words among runs of zeros) that zstd packs tighter than
     # brotli; the loader's real JavaScript, where brotli (with its dictionary of web text) wins.
@@ -72,10 +87,12 @@ def test_a_zst_is_shipped_only_where_it_is_no_larger_than_the_br_issue_8(
     shipped = []
     for name in ("pyodide.asm.wasm", "pyodide.mjs", "runtime.js", "snapshot.bin"):
         data = (folder / name).read_bytes()
-        smaller = len(zstd_bytes(data)) <= len((folder / f"{name}.br").read_bytes())
+        worth = zstd_worth_it(
+            len(data), len(zstd_bytes(data)), len((folder / f"{name}.br").read_bytes())
+        )
         zst = folder / f"{name}.zst"
-        assert zst.exists() == smaller, name
-        if smaller:
+        assert zst.exists() == worth, name
+        if worth:
             shipped.append(name)
             packed = zst.read_bytes()
             frame = zstandard.get_frame_parameters(packed)
