@@ -22,11 +22,19 @@ FACTORY = (
     "assignWasmExports(wasmExports);updateGOT(origExports);LDSO.init();loadDylibs();"
     "updateMemoryViews();return wasmExports}}wasmExports=await (createWasm());}"
 )
-# The pinned loader's bootstrapPyodide (`Ae`) and its call in loadPyodide (`dt`).
+# The pinned loader's bootstrapPyodide (`Ae`) and its call in loadPyodide (`dt`), its
+# instantiateWasm hook (`Ie`) and the settings that install it.
 LOADER_TEXT = (
     "function Ae(e,t,n){let i=e.API,s;return t&&(s=i.restoreSnapshot(t)),"
     'i.finalizeBootstrap(s,n._snapshotDeserializer)}o(Ae,"bootstrapPyodide");'
     "async function dt(e={}){let r=await Re(i,n);Fe(r,t);let a=Ae(r,s,t);return await Oe(a,t)}"
+    'function Ie(e){if(typeof WasmOffsetConverter<"u")return;'
+    'let{binary:t,response:n}=_(e+"pyodide.asm.wasm"),i=K();return function(s,r){return '
+    "async function(){try{let l;n?l=await WebAssembly.instantiateStreaming(n,s):"
+    "l=await WebAssembly.instantiate(await t,s);let{instance:d,module:u}=l;r(d,u)}"
+    'catch(l){console.warn("wasm instantiation failed!")}}(),{}}}'
+    'function q(e){let n={locateFile:o(i=>e.indexURL+i,"locateFile"),'
+    "instantiateWasm:Ie(e.indexURL)};return n}"
 )
 
 
@@ -52,6 +60,18 @@ def test_the_loader_yields_between_the_restore_and_finalize_bootstrap() -> None:
     restore = patched.index("s=i.restoreSnapshot(t)")
     boundary = patched.index("await new Promise(resolve=>setTimeout(resolve,0));")
     assert restore < boundary < patched.index("return i.finalizeBootstrap(")
+
+
+def test_the_loader_instantiates_a_wasm_module_it_is_given_and_fetches_none() -> None:
+    """The embed starts the wasm's compile itself (web/src/runtime.js compileRuntime)."""
+    patched = patch_text(LOADER, LOADER_TEXT)
+
+    assert "instantiateWasm:Ie(e.indexURL,e._wasmModule)" in patched
+    assert "function Ie(e,m){" in patched
+    # Given a module: no fetch of the wasm, and the module is what gets instantiated.
+    assert 'let{binary:t,response:n}=m?{}:_(e+"pyodide.asm.wasm")' in patched
+    given = patched.index("m?l={module:await m,instance:await WebAssembly.instantiate(await m,s)}")
+    assert given < patched.index("n?l=await WebAssembly.instantiateStreaming(n,s)")
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ Each leaves what the runtime does unchanged; it only moves work (docs/decisions.
   (createWasm())`` and the ``instantiateWasm`` hook's ``resolve``), so it may be async;
 - a task boundary in the loader's ``bootstrapPyodide`` between the snapshot's restore (the
   38 MB memory copy, ~25 ms) and ``finalizeBootstrap`` (~40 ms), which ran in one task
-  together with the runtime's init. Nothing else holds the runtime during that boundary.
+  together with the runtime's init. Nothing else holds the runtime during that boundary;
+- an option ``_wasmModule`` of loadPyodide: a promise of the compiled ``pyodide.asm.wasm``,
+  which Pyodide then only instantiates instead of fetching and streaming it itself.
 
 The pinned runtime's text is known (pins.py checks its sha256); each edit must match
 exactly once, so a new Pyodide that changed these lines fails the build by name rather
@@ -70,6 +72,33 @@ EDITS = (
     ),
     Edit(
         LOADER, "loadPyodide awaits bootstrapPyodide", "let a=Ae(r,s,t);", "let a=await Ae(r,s,t);"
+    ),
+    # The option `_wasmModule` (a promise of the compiled pyodide.asm.wasm): the embed
+    # starts the wasm's streaming compile itself, before Pyodide's loader and factory have
+    # set up, and Pyodide only instantiates it (getInstantiateWasmFunc is `Ie`; without the
+    # option it fetches and streams as ever).
+    Edit(
+        LOADER,
+        "the wasm hook gets the _wasmModule option",
+        "instantiateWasm:Ie(e.indexURL)",
+        "instantiateWasm:Ie(e.indexURL,e._wasmModule)",
+    ),
+    Edit(
+        LOADER,
+        "no fetch of the wasm when it is given",
+        'function Ie(e){if(typeof WasmOffsetConverter<"u")return;'
+        'let{binary:t,response:n}=_(e+"pyodide.asm.wasm"),i=K();',
+        'function Ie(e,m){if(typeof WasmOffsetConverter<"u")return;'
+        'let{binary:t,response:n}=m?{}:_(e+"pyodide.asm.wasm"),i=K();',
+    ),
+    Edit(
+        LOADER,
+        "a given wasm module is instantiated",
+        "n?l=await WebAssembly.instantiateStreaming(n,s):"
+        "l=await WebAssembly.instantiate(await t,s);",
+        "m?l={module:await m,instance:await WebAssembly.instantiate(await m,s)}:"
+        "n?l=await WebAssembly.instantiateStreaming(n,s):"
+        "l=await WebAssembly.instantiate(await t,s);",
     ),
 )
 

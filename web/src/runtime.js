@@ -28,6 +28,8 @@ async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   // instantiates the runtime while the snapshot's bytes are still arriving.
   const snapshot = fetchSnapshot(runtimeUrl, onPhase);
   snapshot.catch(() => {}); // looked at below; never an unhandled rejection
+  const wasm = compileRuntime(runtimeUrl);
+  wasm.catch(() => {}); // likewise
   // Side by side: the factory does not depend on the loader (one round trip, not two).
   const [{ loadPyodide }, { default: createModule }] = await Promise.all([
     import(`${runtimeUrl}pyodide.mjs`),
@@ -35,7 +37,11 @@ async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   ]);
   onPhase("imported");
   try {
-    const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, snapshot, onPhase);
+    const pyodide = await restoreSnapshot(loadPyodide, createModule, runtimeUrl, {
+      arriving: snapshot,
+      wasm,
+      onPhase,
+    });
     onPhase("snapshot");
     return pyodide;
   } catch (error) {
@@ -44,6 +50,19 @@ async function loadRuntime(runtimeUrl, { onPhase = () => {} } = {}) {
   const pyodide = await bootFromWheels(loadPyodide, runtimeUrl);
   onPhase("packages");
   return pyodide;
+}
+
+// The runtime's wasm, its streaming compile started with the boot, beside the imports and
+// the snapshot (the HTTP and V8 code caches serve it on a warm visit). Pyodide starts it
+// only from inside its module factory, once both modules are in and after ~50-60 ms of
+// set-up; its loader now only instantiates it (tracker/build/runtime_patch.py).
+async function compileRuntime(runtimeUrl) {
+  const answer = await fetchOk(runtimeUrl, "pyodide.asm.wasm");
+  // Streaming needs the wasm's own Content-Type; a host that sends another still works.
+  if (!answer.headers.get("content-type")?.startsWith("application/wasm")) {
+    return WebAssembly.compile(await answer.arrayBuffer());
+  }
+  return WebAssembly.compileStreaming(answer);
 }
 
 function warnNoSnapshot(error) {
@@ -200,7 +219,7 @@ function instantiateInTasks(instantiate, onPhase, instantiated = () => {}) {
   };
 }
 
-async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, onPhase) {
+async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, { arriving, wasm, onPhase }) {
   // The manifest (started first, tiny) names the stdlib zip, so it is awaited here.
   let parts = await arriving;
   let runtime = null; // the delta's "runtime" bases, copied at instantiation
@@ -210,6 +229,8 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, 
   const failed = new Promise((_, reject) => {
     failRestore = reject;
   });
+  // Pyodide's hook only logs a failed instantiation and waits forever: fail here instead.
+  wasm.catch((error) => failRestore(error));
   const loading = loadPyodide({
     indexURL: runtimeUrl,
     // The slim zip without what the snapshot imported (make_snapshot.mjs dropped
@@ -217,6 +238,7 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, arriving, 
     stdLibURL: `${runtimeUrl}${parts.stdlib}`,
     lockFileURL: `${runtimeUrl}pyodide-lock.json`,
     _loadSnapshot: parts.memory,
+    _wasmModule: wasm,
     // Called (and awaited) by Pyodide once the manifest is in: returning a promise lets it
     // start in a task of its own.
     async createPyodideModule(settings) {
