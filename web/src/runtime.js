@@ -89,8 +89,12 @@ async function fetchSnapshot(runtimeUrl, onPhase) {
     throw new Error(`${SNAPSHOT_MANIFEST}: format ${manifest.format}, not ${SNAPSHOT_FORMAT}`);
   }
   const memory = new Uint8Array(manifest.snapshot.size);
-  const url = `${runtimeUrl}${manifest.snapshot.file}`;
-  const filled = fillInPage(url, manifest.snapshot).then((packed) => {
+  // The file is the snapshot's non-zero pages (tracker/build/snapshot_pack.py), 14 of its
+  // 38 MB: received whole, its chunks (a task and a copy each) and a SHA-256 per piece
+  // were ~140 ms of main-thread work on a warm load, and Pyodide's import finished
+  // ~170 ms late behind them.
+  const packed = new Uint8Array(manifest.snapshot.packedSize);
+  const filled = fillChecked(runtimeUrl, manifest.snapshot, packed).then(() => {
     unpack(packed, manifest.snapshot.runs, memory);
     onPhase("snapshot-fetched");
   });
@@ -122,25 +126,15 @@ async function fetchOk(runtimeUrl, file) {
   return answer;
 }
 
-// The snapshot's file, checked. Its non-zero pages only (tracker/build/snapshot_pack.py):
-// receiving it in the page took ~140 ms of main-thread work on a warm load when it was
-// all 38 MB (hundreds of chunks, a task and a copy each, and a SHA-256 per piece), and
-// Pyodide's import finished ~170 ms late behind it; packed, it is 14 MB.
-async function fillInPage(url, spec) {
-  const packed = new Uint8Array(spec.packedSize);
-  await fillChecked(url, spec, packed);
-  return packed;
-}
-
-// The file streamed into `memory`. Each piece of the manifest is hashed as soon as it has
-// arrived, so only the last piece's hash is left when the download ends.
-async function fillChecked(url, { file, packedSize: size, pieceBytes, pieces }, memory) {
+// The snapshot's file streamed into `memory`. Each piece of the manifest is hashed as soon
+// as it has arrived, so only the last piece's hash is left when the download ends.
+// Chromium hashes in the calling task (~5 ms per 4 MiB piece, traced as DoDigest): small
+// pieces keep each of those tasks short.
+async function fillChecked(runtimeUrl, { file, packedSize: size, pieceBytes, pieces }, memory) {
   if (pieces.length !== Math.ceil(size / pieceBytes)) {
     throw new Error(`${file}: ${pieces.length} pieces do not cover ${size} bytes`);
   }
-  const answer = await fetch(url);
-  if (!answer.ok) throw new Error(`${file}: HTTP ${answer.status}`);
-  const reader = answer.body.getReader();
+  const reader = (await fetchOk(runtimeUrl, file)).body.getReader();
   const checks = [];
   let offset = 0;
   const checkArrived = () => {
@@ -247,7 +241,12 @@ async function restoreSnapshot(loadPyodide, createModule, runtimeUrl, { arriving
         settings.instantiateWasm,
         onPhase,
         (instance) => {
-          runtime = runtimeBases(parts.delta, instance.exports.memory.buffer);
+          // Inside Pyodide's hook an exception would only be logged: fail the restore.
+          try {
+            runtime = runtimeBases(parts.delta, instance.exports.memory.buffer);
+          } catch (error) {
+            failRestore(error);
+          }
         },
       );
       settings.preRun.push(async (Module) => {
