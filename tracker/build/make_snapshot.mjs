@@ -22,7 +22,8 @@ import { basename, resolve } from "node:path";
 const [runtime, stdlib, sideModule, sidePath, out, ...wheels] = process.argv.slice(2);
 const { loadPyodide } = await import(resolve(runtime, "pyodide.mjs"));
 const createModule = (await import(resolve(runtime, "pyodide.asm.mjs"))).default;
-const compiled = await WebAssembly.compile(readFileSync(sideModule));
+const sideModuleBytes = readFileSync(sideModule);
+const compiled = await WebAssembly.compile(sideModuleBytes);
 const TABLE_ALIGN = 1024;
 const TABLE_MARGIN = 256; // slots other runtimes may add before preRun
 let layout = null;
@@ -86,7 +87,7 @@ zipimport._zip_directory_cache.clear()
 sys.path_importer_cache.clear()
 `);
 const modules = py.runPython("import sys; sorted(sys.modules)").toJs();
-dropLibraryFileCopies(py._module, readFileSync(sideModule).length);
+dropLibraryFileCopies(py._module, sideModuleBytes.length);
 writeFileSync(out, py.makeMemorySnapshot());
 console.log(JSON.stringify({ ...layout, modules }));
 

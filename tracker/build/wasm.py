@@ -40,14 +40,10 @@ def _uleb(data: bytes, at: int) -> tuple[int, int]:
 
 
 def _sleb(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return (value - (1 << shift) if byte & 0x40 else value), at
+    """The same bytes as _uleb, read as two's complement: the last byte's 0x40 is the sign."""
+    value, end = _uleb(data, at)
+    bits = 7 * (end - at)
+    return (value - (1 << bits) if value >> (bits - 1) & 1 else value), end
 
 
 def _sections(binary: bytes, what: str) -> list[tuple[int, int, int]]:
